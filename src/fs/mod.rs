@@ -1,0 +1,17 @@
+//! Pure Rust file-system operations run on the pool: no Lua in here.
+//!
+//! Every function takes a path as raw bytes (what Lua hands us) and returns plain data or an
+//! [`FsError`] whose message names the path and the cause, luv style:
+//! `ENOENT: no such file or directory: /x`.
+
+mod dir;
+mod error;
+mod identity;
+mod read;
+mod write;
+
+pub use dir::{read_dir, DirEntry, DirListing, EntryKind};
+pub use error::FsError;
+pub use identity::{now_realtime, Identity, Timestamp};
+pub use read::{read_file, stat_path, FileData};
+pub use write::write_atomic;
