@@ -1,1 +1,223 @@
-//! placeholder
+//! Directory listing: one open directory descriptor, its identity, and its sorted entries.
+
+use std::ffi::CStr;
+use std::os::fd::IntoRawFd;
+
+use super::error::FsError;
+use super::identity::{now_realtime, Identity, Timestamp};
+use super::read::{c_path, fstat_fd, last_errno, open_fd};
+
+/// The type of a directory entry (symlinks are not followed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryKind {
+    /// Regular file.
+    File,
+    /// Directory.
+    Directory,
+    /// Symbolic link (not followed).
+    Link,
+    /// Named pipe.
+    Fifo,
+    /// Unix domain socket.
+    Socket,
+    /// Character device.
+    Char,
+    /// Block device.
+    Block,
+    /// Type could not be determined (e.g. the entry vanished while listing).
+    Unknown,
+}
+
+impl EntryKind {
+    /// "file","directory","link","fifo","socket","char","block","unknown" (luv's words)
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::File => "file",
+            EntryKind::Directory => "directory",
+            EntryKind::Link => "link",
+            EntryKind::Fifo => "fifo",
+            EntryKind::Socket => "socket",
+            EntryKind::Char => "char",
+            EntryKind::Block => "block",
+            EntryKind::Unknown => "unknown",
+        }
+    }
+
+    /// The kind for the file type bits of an `st_mode`.
+    fn from_mode(mode: u32) -> EntryKind {
+        match super::read::kind_word(mode) {
+            "file" => EntryKind::File,
+            "directory" => EntryKind::Directory,
+            "link" => EntryKind::Link,
+            "fifo" => EntryKind::Fifo,
+            "socket" => EntryKind::Socket,
+            "char" => EntryKind::Char,
+            "block" => EntryKind::Block,
+            _ => EntryKind::Unknown,
+        }
+    }
+
+    /// The kind for a `d_type`; `None` for DT_UNKNOWN (caller falls back to fstatat).
+    fn from_d_type(d_type: u8) -> Option<EntryKind> {
+        Some(match d_type {
+            libc::DT_REG => EntryKind::File,
+            libc::DT_DIR => EntryKind::Directory,
+            libc::DT_LNK => EntryKind::Link,
+            libc::DT_FIFO => EntryKind::Fifo,
+            libc::DT_SOCK => EntryKind::Socket,
+            libc::DT_CHR => EntryKind::Char,
+            libc::DT_BLK => EntryKind::Block,
+            _ => return None,
+        })
+    }
+}
+
+/// One directory entry: its name (raw bytes) and type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirEntry {
+    /// The entry's name, raw bytes (may be non-UTF-8).
+    pub name: Vec<u8>,
+    /// The entry's type, symlinks not followed.
+    pub kind: EntryKind,
+}
+
+/// Entries sorted by name (bytewise), without "." and "..", plus the directory's identity taken by
+/// fstat on the open directory fd BEFORE reading entries, and read_at (CLOCK_REALTIME after that fstat).
+#[derive(Clone, Debug)]
+pub struct DirListing {
+    /// Entries sorted bytewise by name, "." and ".." excluded.
+    pub entries: Vec<DirEntry>,
+    /// Identity of the directory from the fstat before reading entries.
+    pub identity: Identity,
+    /// CLOCK_REALTIME taken right after that fstat.
+    pub read_at: Timestamp,
+}
+
+/// Owns a `DIR*`; `closedir` on drop (which also closes the descriptor).
+struct DirHandle(*mut libc::DIR);
+
+impl Drop for DirHandle {
+    fn drop(&mut self) {
+        // SAFETY: the pointer came from a successful fdopendir and is closed exactly once.
+        unsafe {
+            libc::closedir(self.0);
+        }
+    }
+}
+
+/// open(O_RDONLY|O_DIRECTORY|O_CLOEXEC) -> fstat -> fdopendir/readdir using d_type; DT_UNKNOWN
+/// falls back to fstatat(dirfd, name, AT_SYMLINK_NOFOLLOW). A regular file gives ENOTDIR.
+/// The directory is always closed.
+pub fn read_dir(path: &[u8]) -> Result<DirListing, FsError> {
+    let cpath = c_path(path)?;
+    // O_NONBLOCK is harmless on a directory and guarantees no open() can wait on a special file
+    // on platforms where O_DIRECTORY is checked late.
+    let fd = open_fd(
+        &cpath,
+        libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC | libc::O_NONBLOCK,
+        0,
+    )
+    .map_err(|e| FsError::from_errno(e, path))?;
+    let identity = fstat_fd(&fd).map_err(|e| FsError::from_errno(e, path))?;
+    let read_at = now_realtime();
+    if !identity.is_dir() {
+        return Err(FsError::from_errno(libc::ENOTDIR, path));
+    }
+
+    let raw = fd.into_raw_fd();
+    // SAFETY: `raw` is an open directory descriptor; on success the DIR takes ownership of it.
+    let dirp = unsafe { libc::fdopendir(raw) };
+    if dirp.is_null() {
+        let errno = last_errno();
+        // SAFETY: fdopendir failed, so we still own `raw` and close it exactly once.
+        unsafe {
+            libc::close(raw);
+        }
+        return Err(FsError::from_errno(errno, path));
+    }
+    let dir = DirHandle(dirp);
+    // SAFETY: `dir.0` is a valid DIR*.
+    let dfd = unsafe { libc::dirfd(dir.0) };
+
+    // Reasonable first guess from the directory's size (ext4: ~4 KiB blocks of ~16-byte
+    // entries; capped so a huge st_size never over-allocates).
+    let guess = usize::try_from(identity.size / 24)
+        .unwrap_or(0)
+        .min(1 << 16);
+    let mut entries: Vec<DirEntry> = Vec::with_capacity(guess);
+    loop {
+        set_errno(0);
+        // SAFETY: `dir.0` is a valid DIR* used by this thread only.
+        let ent = unsafe { libc::readdir(dir.0) };
+        if ent.is_null() {
+            let errno = last_errno();
+            if errno != 0 {
+                return Err(FsError::from_errno(errno, path));
+            }
+            break;
+        }
+        // SAFETY: readdir returned a valid dirent whose d_name is NUL-terminated; it stays valid
+        // until the next readdir/closedir on this DIR, and we copy what we need before that.
+        let (name_c, d_type) = unsafe { (CStr::from_ptr((*ent).d_name.as_ptr()), (*ent).d_type) };
+        let name = name_c.to_bytes();
+        if name == b"." || name == b".." {
+            continue;
+        }
+        let kind = match EntryKind::from_d_type(d_type) {
+            Some(kind) => kind,
+            None => kind_at(dfd, name_c),
+        };
+        entries.push(DirEntry {
+            name: name.to_vec(),
+            kind,
+        });
+    }
+    drop(dir);
+
+    // Names within one directory are unique, so an unstable sort is deterministic.
+    entries.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+    Ok(DirListing {
+        entries,
+        identity,
+        read_at,
+    })
+}
+
+/// fstatat(dirfd, name, AT_SYMLINK_NOFOLLOW) -> kind; `Unknown` if the entry cannot be stat'ed
+/// (e.g. it was removed while we listed).
+fn kind_at(dfd: libc::c_int, name: &CStr) -> EntryKind {
+    // SAFETY: an all-zero `stat` is a valid value of this plain C struct.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `dfd` is the open directory's descriptor, `name` is NUL-terminated, `st` writable.
+    let rc = unsafe { libc::fstatat(dfd, name.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) };
+    if rc != 0 {
+        return EntryKind::Unknown;
+    }
+    EntryKind::from_mode(Identity::from_stat(&st).mode)
+}
+
+/// Sets the calling thread's errno (readdir signals errors only through errno).
+fn set_errno(value: libc::c_int) {
+    #[cfg(any(
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        target_os = "tvos",
+        target_os = "watchos"
+    ))]
+    // SAFETY: __error returns the calling thread's errno location.
+    unsafe {
+        *libc::__error() = value;
+    }
+    #[cfg(not(any(
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        target_os = "tvos",
+        target_os = "watchos"
+    )))]
+    // SAFETY: __errno_location returns the calling thread's errno location.
+    unsafe {
+        *libc::__errno_location() = value;
+    }
+}

@@ -1,1 +1,229 @@
-//! placeholder
+//! Whole-file reads and stat, plus the small syscall helpers the other fs modules share.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use super::error::FsError;
+use super::identity::{now_realtime, Identity, Timestamp};
+
+/// A whole regular file and the identity of the open descriptor it was read from.
+#[derive(Clone, Debug)]
+pub struct FileData {
+    /// The bytes read, up to EOF.
+    pub content: Vec<u8>,
+    /// Identity from the `fstat` taken before reading.
+    pub identity: Identity,
+    /// CLOCK_REALTIME taken right after the fstat
+    pub read_at: Timestamp,
+}
+
+/// open(O_RDONLY|O_NONBLOCK|O_CLOEXEC) -> fstat -> must be a regular file -> size check against
+/// `max_size` -> read to EOF -> close (always). See the module contract in `DESIGN.md`.
+///
+/// Errors: directory `EISDIR`; fifo/socket/device `EINVAL` "not a regular file (<kind>)"; larger
+/// than `max_size` (before or while reading) `EFBIG`; a NUL byte in `path` `EINVAL` without any
+/// syscall; an empty path `ENOENT`. The identity is the one from the fstat before reading, so a
+/// change during the read is seen next time.
+pub fn read_file(path: &[u8], max_size: u64) -> Result<FileData, FsError> {
+    let cpath = c_path(path)?;
+    // O_NONBLOCK: opening a FIFO without a writer (or a device that waits) must not block a
+    // worker; the fstat below then rejects it. O_NOCTTY: never acquire a controlling terminal.
+    let fd = open_fd(
+        &cpath,
+        libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY,
+        0,
+    )
+    .map_err(|e| FsError::from_errno(e, path))?;
+    let identity = fstat_fd(&fd).map_err(|e| FsError::from_errno(e, path))?;
+    let read_at = now_realtime();
+
+    if !identity.is_regular() {
+        if identity.is_dir() {
+            return Err(FsError::from_errno(libc::EISDIR, path));
+        }
+        let cause = format!("not a regular file ({})", kind_word(identity.mode));
+        return Err(FsError::new("EINVAL", &cause, path));
+    }
+    if identity.size > max_size {
+        return Err(too_large(identity.size, max_size, path));
+    }
+
+    let content = read_to_end(&fd, identity.size, max_size, path)?;
+    Ok(FileData {
+        content,
+        identity,
+        read_at,
+    })
+    // `fd` is closed on drop, on every path.
+}
+
+/// stat(2) (follows symlinks) -> Identity; same error mapping as [`read_file`] (NUL check too).
+pub fn stat_path(path: &[u8]) -> Result<Identity, FsError> {
+    let cpath = c_path(path)?;
+    stat_c(&cpath, true).map_err(|e| FsError::from_errno(e, path))
+}
+
+/// Reads `fd` to EOF, never holding more than `max_size + 1` bytes.
+fn read_to_end(
+    fd: &OwnedFd,
+    size_hint: u64,
+    max_size: u64,
+    path: &[u8],
+) -> Result<Vec<u8>, FsError> {
+    // One byte past max_size is enough to know the file is too large.
+    let limit = usize::try_from(max_size.saturating_add(1)).unwrap_or(usize::MAX);
+    // st_size + 1 so that a file of the announced size is read with one read() plus the EOF
+    // read, without reallocating.
+    let initial = usize::try_from(size_hint.saturating_add(1))
+        .unwrap_or(usize::MAX)
+        .min(limit);
+    let mut buf: Vec<u8> = Vec::new();
+    buf.try_reserve_exact(initial)
+        .map_err(|_| FsError::from_errno(libc::ENOMEM, path))?;
+
+    loop {
+        if buf.len() == buf.capacity() {
+            // (buf.len() < limit here: reaching the limit returns below.) Grow geometrically (at least 8 KiB), never past the limit.
+            let grow = buf.len().max(8192).min(limit - buf.len());
+            buf.try_reserve_exact(grow)
+                .map_err(|_| FsError::from_errno(libc::ENOMEM, path))?;
+        }
+        let spare = buf.capacity() - buf.len();
+        let want = spare.min(limit - buf.len());
+        // SAFETY: the pointer is `want` (<= spare capacity) writable bytes inside `buf`'s
+        // allocation; `read` initialises the first `n` of them, and only those are exposed.
+        let n = unsafe {
+            libc::read(
+                fd.as_raw_fd(),
+                buf.as_mut_ptr().add(buf.len()).cast::<libc::c_void>(),
+                want,
+            )
+        };
+        if n < 0 {
+            let errno = last_errno();
+            if errno == libc::EINTR {
+                continue;
+            }
+            return Err(FsError::from_errno(errno, path));
+        }
+        if n == 0 {
+            break;
+        }
+        let n = n as usize; // n > 0 and n <= want
+                            // SAFETY: `read` initialised exactly `n` bytes after the current length.
+        unsafe { buf.set_len(buf.len() + n) };
+        if buf.len() >= limit {
+            // max_size + 1 bytes read: the file is (now) too large. Report its current size if
+            // we can learn it.
+            let now = fstat_fd(fd).map(|id| id.size).unwrap_or(0);
+            let seen = u64::try_from(buf.len()).unwrap_or(u64::MAX);
+            return Err(too_large(now.max(seen), max_size, path));
+        }
+    }
+    Ok(buf)
+}
+
+fn too_large(size: u64, max_size: u64, path: &[u8]) -> FsError {
+    FsError::new(
+        "EFBIG",
+        &format!("file too large ({size} bytes, max_size {max_size})"),
+        path,
+    )
+}
+
+/// luv's word for the file type in `mode` (used in "not a regular file (fifo)").
+pub(super) fn kind_word(mode: u32) -> &'static str {
+    use super::identity::ftype::*;
+    let table: [(u32, &'static str); 7] = [
+        (IFREG, "file"),
+        (IFDIR, "directory"),
+        (IFLNK, "link"),
+        (IFIFO, "fifo"),
+        (IFSOCK, "socket"),
+        (IFCHR, "char"),
+        (IFBLK, "block"),
+    ];
+    let t = mode & IFMT;
+    table
+        .iter()
+        .find(|(m, _)| *m == t)
+        .map(|(_, w)| *w)
+        .unwrap_or("unknown")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers shared by dir.rs and write.rs. Errors are raw errno values so the caller decides which
+// path the message names.
+
+/// Validates a path and converts it for libc: a NUL byte is `EINVAL` "path contains a NUL byte",
+/// an empty path is `ENOENT`; neither makes a syscall.
+pub(super) fn c_path(path: &[u8]) -> Result<CString, FsError> {
+    if path.is_empty() {
+        return Err(FsError::from_errno(libc::ENOENT, path));
+    }
+    CString::new(path).map_err(|_| FsError::new("EINVAL", "path contains a NUL byte", path))
+}
+
+/// The calling thread's errno.
+pub(super) fn last_errno() -> i32 {
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
+}
+
+/// open(2), retried on EINTR; the descriptor is owned (closed on drop).
+pub(super) fn open_fd(
+    path: &CString,
+    flags: libc::c_int,
+    mode: libc::mode_t,
+) -> Result<OwnedFd, i32> {
+    loop {
+        // SAFETY: `path` is NUL-terminated; the mode is passed as the variadic int open expects.
+        let fd = unsafe { libc::open(path.as_ptr(), flags, libc::c_uint::from(mode)) };
+        if fd >= 0 {
+            // SAFETY: `fd` was just returned by open and is owned by nobody else.
+            return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
+        }
+        let errno = last_errno();
+        if errno != libc::EINTR {
+            return Err(errno);
+        }
+    }
+}
+
+/// fstat(2) on an open descriptor.
+pub(super) fn fstat_fd(fd: &OwnedFd) -> Result<Identity, i32> {
+    // SAFETY: an all-zero `stat` is a valid value of this plain C struct.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `fd` is open and `st` is writable.
+    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
+        return Err(last_errno());
+    }
+    Ok(Identity::from_stat(&st))
+}
+
+/// stat(2) (`follow`) or lstat(2) on a path, returning the raw struct's identity plus uid/gid.
+pub(super) fn stat_c(path: &CString, follow: bool) -> Result<Identity, i32> {
+    stat_full(path, follow).map(|(id, _, _)| id)
+}
+
+/// Like [`stat_c`], also returning the owner's uid and gid.
+pub(super) fn stat_full(
+    path: &CString,
+    follow: bool,
+) -> Result<(Identity, libc::uid_t, libc::gid_t), i32> {
+    // SAFETY: an all-zero `stat` is a valid value of this plain C struct.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is NUL-terminated and `st` is writable.
+    let rc = unsafe {
+        if follow {
+            libc::stat(path.as_ptr(), &mut st)
+        } else {
+            libc::lstat(path.as_ptr(), &mut st)
+        }
+    };
+    if rc != 0 {
+        return Err(last_errno());
+    }
+    Ok((Identity::from_stat(&st), st.st_uid, st.st_gid))
+}
