@@ -1,0 +1,307 @@
+-- fscache/await.lua: the yielding leaf shared by every *_async method, fscache's own runner
+-- (run, block_on), callback delivery and error reporting.
+--
+-- How a leaf finds out who drives the coroutine it runs in is described in
+-- shared/docs/runner-protocols.md; the order below follows it. Adapters for runners that need
+-- detection (nvim-nio, coop.nvim, vim.async) are registered by runners.lua through add_adapter.
+
+local native, shared = ...
+
+local unpack = table.unpack or unpack
+local M = {}
+
+local function pack(...)
+  return { n = select("#", ...), ... }
+end
+M.pack = pack
+
+local in_nvim = type(vim) == "table" and type(vim.schedule) == "function"
+M.in_nvim = in_nvim
+
+-- Coroutines started by fscache.run (weak keys; shared across re-require).
+shared.own = shared.own or setmetatable({}, { __mode = "k" })
+local own = shared.own
+
+-- Private resume token: a resume that does not carry it is spurious and ignored.
+shared.token = shared.token or {}
+local TOKEN = shared.token
+
+---Reports an error that has no caller to go to (a failing callback, a failed coroutine).
+---@param msg string
+function M.report(msg)
+  msg = tostring(msg)
+  local handler = shared.error_handler
+  if handler then
+    local ok, err = pcall(handler, msg)
+    if ok then
+      return
+    end
+    msg = msg .. "\n(and the error handler failed: " .. tostring(err) .. ")"
+  end
+  if in_nvim then
+    vim.schedule(function()
+      vim.notify("fscache: " .. msg, vim.log.levels.ERROR)
+    end)
+  else
+    io.stderr:write("fscache: ", msg, "\n")
+  end
+end
+
+---Routes reported errors to `fn(message)` instead of stderr / vim.notify (nil restores).
+---@param fn fun(msg: string)|nil
+function M.set_error_handler(fn)
+  if fn ~= nil and type(fn) ~= "function" then
+    error("bad argument #1 to 'set_error_handler' (function or nil expected, got " .. type(fn) .. ")", 2)
+  end
+  shared.error_handler = fn
+end
+
+local function traceback(e)
+  return debug.traceback(tostring(e), 2)
+end
+
+-- deliver(cb, ...): how Rust calls every callback. Errors never escape into the host loop.
+local deliver
+if jit or _VERSION ~= "Lua 5.1" then
+  deliver = function(cb, ...)
+    local ok, err = xpcall(cb, traceback, ...)
+    if not ok then
+      M.report("error in callback: " .. tostring(err))
+    end
+  end
+else -- PUC 5.1: xpcall takes no arguments
+  deliver = function(cb, ...)
+    local args = pack(...)
+    local ok, err = xpcall(function()
+      return cb(unpack(args, 1, args.n))
+    end, traceback)
+    if not ok then
+      M.report("error in callback: " .. tostring(err))
+    end
+  end
+end
+native.set_deliver(deliver)
+M.deliver = deliver
+
+local function is_callable(f)
+  if type(f) == "function" then
+    return true
+  end
+  local mt = getmetatable(f)
+  return type(mt) == "table" and type(mt.__call) == "function"
+end
+
+---The running coroutine, or nil on the main thread (both coroutine.running conventions).
+---@return thread|nil
+local function current()
+  local co, ismain = coroutine.running()
+  if co == nil or ismain then
+    return nil
+  end
+  return co
+end
+M.current = current
+
+-- Adapters for runners that need detection: fn(co, start) -> handled, ... (see runners.lua).
+shared.adapters = shared.adapters or {}
+local adapters = shared.adapters
+
+---Registers a runner adapter, tried in order before the generic fallback.
+---@param name string
+---@param fn fun(co: thread, start: fun(cb: function)): boolean, ...
+function M.add_adapter(name, fn)
+  for i, a in ipairs(adapters) do
+    if a.name == name then
+      adapters[i] = { name = name, fn = fn }
+      return
+    end
+  end
+  adapters[#adapters + 1] = { name = name, fn = fn }
+end
+
+local function outside_error(name, cb_name, sync_name)
+  return ("fscache: %s must be called inside a coroutine (for example one started by fscache.run); "
+    .. "from plain code use %s(..., callback) or %s(...)"):format(name, cb_name, sync_name)
+end
+
+---Suspends the running coroutine until `start`'s callback fires, under whichever runner drives it.
+---`start(cb)` begins the operation; `cb(...)` is called later, once, on the main thread.
+---@param start fun(cb: function)
+---@param name string method name for error messages
+---@param cb_name string callback alternative
+---@param sync_name string blocking alternative
+function M.await(start, name, cb_name, sync_name)
+  local co = current()
+  if not co then
+    error(outside_error(name, cb_name, sync_name), 3)
+  end
+  if coroutine.isyieldable and not coroutine.isyieldable() then
+    error(("fscache: %s cannot yield here (C-call boundary, e.g. inside a metamethod, "
+      .. "table.sort comparator or pcall on PUC Lua 5.1); use %s or %s"):format(name, cb_name, sync_name), 3)
+  end
+  -- (a) fscache.run: it calls start(step) and resumes with the results.
+  if own[co] then
+    return coroutine.yield(start, 1)
+  end
+  -- (b..d) runners that must be detected (nio, coop, vim.async).
+  for i = 1, #adapters do
+    local r = pack(adapters[i].fn(co, start))
+    if r[1] then
+      return unpack(r, 2, r.n)
+    end
+  end
+  -- (e) plenary / vim._async shape, plus self-resume for drivers that ignore what is yielded.
+  -- The operation starts BEFORE the yield, so a driver that never calls the yielded function
+  -- (coroutine.wrap, LSP-handler style) still gets its result.
+  local runner_cb, yielded, early, late
+  start(function(...)
+    if not yielded then
+      early = pack(...)
+      return
+    end
+    if runner_cb then
+      return runner_cb(TOKEN, ...)
+    end
+    local st = coroutine.status(co)
+    if st == "suspended" then
+      local ok, err = coroutine.resume(co, TOKEN, ...)
+      if not ok then
+        M.report("error in coroutine resumed by fscache: " .. debug.traceback(co, tostring(err)))
+      end
+    elseif st ~= "dead" then
+      late = pack(...) -- running or normal: picked up at its next resume
+    end
+  end)
+  if early then
+    return unpack(early, 1, early.n)
+  end
+  yielded = true
+  while true do
+    local r = pack(coroutine.yield(function(cb)
+      runner_cb = cb
+    end, 1))
+    if r[1] == TOKEN then
+      return unpack(r, 2, r.n)
+    end
+    if late then
+      local l = late
+      late = nil
+      return unpack(l, 1, l.n)
+    end
+    -- anything else is a spurious resume: yield again until the real result arrives
+  end
+end
+
+local function describe_yield(r)
+  local parts = {}
+  for i = 2, math.min(r.n, 4) do
+    parts[#parts + 1] = type(r[i])
+  end
+  return "(" .. table.concat(parts, ", ") .. ")"
+end
+
+---Starts `fn` in a new coroutine driven by fscache (plenary's `async.run` signature).
+---Yields of both tuple shapes are served: plenary `(fn, argc, ...)` and nvim-nio `(argc, fn, ...)`,
+---and a single function (vim._async). Errors go to `on_error(msg)` if given, else are reported
+---with the coroutine's traceback (stderr, or vim.notify in Neovim). Never swallowed.
+---@param fn function
+---@param on_done? fun(...)
+---@param on_error? fun(err: string)
+---@return thread
+function M.run(fn, on_done, on_error)
+  if not is_callable(fn) then
+    error("bad argument #1 to 'run' (function expected, got " .. type(fn) .. ")", 2)
+  end
+  if on_done ~= nil and not is_callable(on_done) then
+    error("bad argument #2 to 'run' (function or nil expected, got " .. type(on_done) .. ")", 2)
+  end
+  if on_error ~= nil and not is_callable(on_error) then
+    error("bad argument #3 to 'run' (function or nil expected, got " .. type(on_error) .. ")", 2)
+  end
+  local co = coroutine.create(fn)
+  own[co] = true
+  local function fail(err, with_tb)
+    local msg = with_tb and debug.traceback(co, tostring(err)) or tostring(err)
+    if on_error then
+      on_error(msg)
+    else
+      M.report("error in fscache.run coroutine: " .. msg)
+    end
+  end
+  local step
+  step = function(...)
+    local r = pack(coroutine.resume(co, ...))
+    if not r[1] then
+      return fail(r[2], true)
+    end
+    if coroutine.status(co) == "dead" then
+      if on_done then
+        on_done(unpack(r, 2, r.n))
+      end
+      return
+    end
+    local a, b = r[2], r[3]
+    local leaf, argc
+    if type(b) == "number" and is_callable(a) then
+      leaf, argc = a, b -- plenary: (fn, argc, ...)
+    elseif type(a) == "number" and is_callable(b) then
+      leaf, argc = b, a -- nvim-nio: (argc, fn, ...)
+    elseif is_callable(a) and r.n == 2 then
+      leaf, argc = a, 1 -- vim._async: (fn)
+    else
+      return fail("fscache.run: the coroutine yielded " .. describe_yield(r)
+        .. "; expected an async leaf: (fn, argc, ...) or (argc, fn, ...)", true)
+    end
+    local args = { unpack(r, 4, r.n) }
+    local called = false
+    args[argc] = function(...)
+      if called then
+        return
+      end
+      called = true
+      return step(...)
+    end
+    local ok, err = pcall(leaf, unpack(args, 1, argc))
+    if not ok then
+      fail("fscache.run: the async leaf failed: " .. tostring(err), true)
+    end
+  end
+  step()
+  return co
+end
+
+---Runs `fn` in a coroutine and blocks natively (no polling loop) until it returns.
+---Returns fn's results; raises fn's error, or "timed out after N ms".
+---@param fn function
+---@param timeout_ms? number default 10000
+function M.block_on(fn, timeout_ms)
+  if timeout_ms ~= nil and (type(timeout_ms) ~= "number" or timeout_ms < 0) then
+    error("bad argument #2 to 'block_on' (timeout_ms: non-negative number expected, got "
+      .. (type(timeout_ms) == "number" and tostring(timeout_ms) or type(timeout_ms)) .. ")", 2)
+  end
+  timeout_ms = timeout_ms or 10000
+  local done, res
+  M.run(fn, function(...)
+    done, res = true, pack(true, ...)
+  end, function(err)
+    done, res = true, { false, err, n = 2 }
+  end)
+  local deadline = native.now_ms() + timeout_ms
+  while not done do
+    local left = deadline - native.now_ms()
+    if left <= 0 then
+      error(("fscache.block_on: timed out after %s ms"):format(tostring(timeout_ms)), 2)
+    end
+    if native.wait(left) then
+      native.dispatch()
+    end
+  end
+  if not res[1] then
+    error(res[2], 0)
+  end
+  return unpack(res, 2, res.n)
+end
+
+M.is_callable = is_callable
+M.TOKEN = TOKEN
+return M

@@ -1,0 +1,234 @@
+-- fscache/caches.lua: the FileCache and DirectoryCache classes.
+--
+-- Each object wraps a native userdata. Callback and blocking methods forward to it; the *_async
+-- methods are Lua so they can yield to whichever runner drives the calling coroutine.
+
+local native, await = ...
+
+local M = {}
+
+local function check_path(path, fname)
+  local t = type(path)
+  if t == "string" then
+    return path
+  elseif t == "number" then
+    return tostring(path)
+  end
+  error(("bad argument #1 to '%s' (path: string expected, got %s)"):format(fname, t), 3)
+end
+
+local function check_self(self, class, fname)
+  if getmetatable(self) ~= class then
+    error(("fscache: call %s with a colon: cache:%s(...)"):format(fname, fname), 3)
+  end
+  return self._native
+end
+
+---@class fscache.Entry
+---@field path string
+---@field content string
+---@field mtime integer whole seconds (compatibility)
+---@field mtime_nsec integer
+---@field size integer
+---@field json any decoded JSON, once get_json* has run (dropped when the file changes)
+
+---@class fscache.Stats
+---@field hits integer
+---@field misses integer
+---@field entries integer
+---@field bytes integer
+---@field reads integer
+---@field validations integer
+---@field errors integer
+---@field inflight integer
+
+---@class fscache.FileCacheOptions
+---@field trust_mtime? boolean serve hits while the file's identity is unchanged (default true)
+---@field max_size? integer largest file read, bytes (default 64 MiB)
+
+---@class fscache.WriteData
+---@field content? string bytes to write
+---@field json? any value to encode as JSON (sorted keys)
+---@field indent? integer JSON indentation
+
+---@class fscache.FileCache
+local FileCache = {}
+FileCache.__index = FileCache
+M.FileCache = FileCache
+
+---@param opts? fscache.FileCacheOptions
+---@return fscache.FileCache
+function FileCache.new(opts)
+  if opts ~= nil and type(opts) ~= "table" then
+    error("bad argument #1 to 'FileCache.new' (options: table or nil expected, got " .. type(opts) .. ")", 2)
+  end
+  return setmetatable({ _native = native.new_file_cache(opts) }, FileCache)
+end
+
+---Reads `path` (or serves it from the cache), suspending the calling coroutine.
+---@param path string
+---@return fscache.Entry|nil entry, string|nil err, string|nil code
+function FileCache:get_async(path)
+  local n = check_self(self, FileCache, "get_async")
+  path = check_path(path, "get_async")
+  local hit = n:peek(path)
+  if hit ~= nil then
+    return hit
+  end
+  return await.await(function(cb)
+    n:get(path, cb)
+  end, "get_async", "get", "get_sync")
+end
+
+---Callback form: `cb(entry)` or `cb(nil, err, code)`, later, on the main thread.
+---@param path string
+---@param cb fun(entry: fscache.Entry|nil, err: string|nil, code: string|nil)
+function FileCache:get(path, cb)
+  check_self(self, FileCache, "get"):get(check_path(path, "get"), cb)
+end
+
+---Blocking form, for startup code.
+---@param path string
+---@return fscache.Entry|nil entry, string|nil err, string|nil code
+function FileCache:get_sync(path)
+  return check_self(self, FileCache, "get_sync"):get_sync(check_path(path, "get_sync"))
+end
+
+---Decoded JSON of `path` (parsed on the pool, cached until the file changes).
+---@param path string
+---@param opts? { jsonc?: boolean }
+---@return any value, string|nil err, string|nil code
+function FileCache:get_json_async(path, opts)
+  local n = check_self(self, FileCache, "get_json_async")
+  path = check_path(path, "get_json_async")
+  return await.await(function(cb)
+    n:get_json(path, opts, cb)
+  end, "get_json_async", "get_json", "get_json_sync")
+end
+
+---@param path string
+---@param opts? { jsonc?: boolean }
+---@param cb fun(value: any, err: string|nil, code: string|nil)
+function FileCache:get_json(path, opts, cb)
+  if cb == nil and type(opts) == "function" then
+    opts, cb = nil, opts
+  end
+  check_self(self, FileCache, "get_json"):get_json(check_path(path, "get_json"), opts, cb)
+end
+
+---@param path string
+---@param opts? { jsonc?: boolean }
+---@return any value, string|nil err, string|nil code
+function FileCache:get_json_sync(path, opts)
+  return check_self(self, FileCache, "get_json_sync"):get_json_sync(check_path(path, "get_json_sync"), opts)
+end
+
+---Atomically replaces `path` (temp file + fsync + rename) and updates the cache.
+---@param path string
+---@param data fscache.WriteData
+---@return true|nil ok, string|nil err, string|nil code
+function FileCache:write_async(path, data)
+  local n = check_self(self, FileCache, "write_async")
+  path = check_path(path, "write_async")
+  if type(data) ~= "table" then
+    error("bad argument #2 to 'write_async' (data: table expected, got " .. type(data) .. ")", 2)
+  end
+  return await.await(function(cb)
+    n:write(path, data, cb)
+  end, "write_async", "write", "write_sync")
+end
+
+---@param path string
+---@param data fscache.WriteData
+---@param cb? fun(ok: true|nil, err: string|nil, code: string|nil)
+function FileCache:write(path, data, cb)
+  check_self(self, FileCache, "write"):write(check_path(path, "write"), data, cb)
+end
+
+---@param path string
+---@param data fscache.WriteData
+---@return true|nil ok, string|nil err, string|nil code
+function FileCache:write_sync(path, data)
+  return check_self(self, FileCache, "write_sync"):write_sync(check_path(path, "write_sync"), data)
+end
+
+---Forgets `path`; returns true if it was cached.
+---@param path string
+---@return boolean
+function FileCache:invalidate(path)
+  return check_self(self, FileCache, "invalidate"):invalidate(check_path(path, "invalidate"))
+end
+
+---Forgets everything.
+function FileCache:clear_all()
+  check_self(self, FileCache, "clear_all"):clear_all()
+end
+
+---@return fscache.Stats
+function FileCache:stats()
+  return check_self(self, FileCache, "stats"):stats()
+end
+
+---@class fscache.Listing
+---@field path string
+---@field mtime integer
+---@field mtime_nsec integer
+---@field entries { name: string, type: "file"|"directory"|"link"|"fifo"|"socket"|"char"|"block"|"unknown" }[]
+
+---@class fscache.DirectoryCache
+local DirectoryCache = {}
+DirectoryCache.__index = DirectoryCache
+M.DirectoryCache = DirectoryCache
+
+---@param opts? { trust_mtime?: boolean }
+---@return fscache.DirectoryCache
+function DirectoryCache.new(opts)
+  if opts ~= nil and type(opts) ~= "table" then
+    error("bad argument #1 to 'DirectoryCache.new' (options: table or nil expected, got " .. type(opts) .. ")", 2)
+  end
+  return setmetatable({ _native = native.new_dir_cache(opts) }, DirectoryCache)
+end
+
+---Lists `path` (sorted by name), suspending the calling coroutine.
+---@param path string
+---@return fscache.Listing|nil listing, string|nil err, string|nil code
+function DirectoryCache:get_async(path)
+  local n = check_self(self, DirectoryCache, "get_async")
+  path = check_path(path, "get_async")
+  local hit = n:peek(path)
+  if hit ~= nil then
+    return hit
+  end
+  return await.await(function(cb)
+    n:get(path, cb)
+  end, "get_async", "get", "get_sync")
+end
+
+---@param path string
+---@param cb fun(listing: fscache.Listing|nil, err: string|nil, code: string|nil)
+function DirectoryCache:get(path, cb)
+  check_self(self, DirectoryCache, "get"):get(check_path(path, "get"), cb)
+end
+
+---@param path string
+---@return fscache.Listing|nil listing, string|nil err, string|nil code
+function DirectoryCache:get_sync(path)
+  return check_self(self, DirectoryCache, "get_sync"):get_sync(check_path(path, "get_sync"))
+end
+
+---@param path string
+---@return boolean
+function DirectoryCache:invalidate(path)
+  return check_self(self, DirectoryCache, "invalidate"):invalidate(check_path(path, "invalidate"))
+end
+
+function DirectoryCache:clear_all()
+  check_self(self, DirectoryCache, "clear_all"):clear_all()
+end
+
+---@return fscache.Stats
+function DirectoryCache:stats()
+  return check_self(self, DirectoryCache, "stats"):stats()
+end
+
+return M

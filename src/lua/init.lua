@@ -1,0 +1,54 @@
+-- fscache/init.lua: assembles the public module from the native table and the other chunks.
+
+local native, chunks = ...
+
+local shared = native.shared()
+local await = chunks.await(native, shared)
+local loop = chunks.loop(native, await, shared)
+local caches = chunks.caches(native, await)
+
+---@class fscache
+local M = {
+  version = native.version,
+  FileCache = caches.FileCache,
+  DirectoryCache = caches.DirectoryCache,
+  run = await.run,
+  block_on = await.block_on,
+  attach = loop.attach,
+  detach = loop.detach,
+  attached = loop.attached,
+  dispatch = loop.dispatch,
+  set_error_handler = await.set_error_handler,
+  -- JSON null: vim.NIL inside Neovim, a unique light userdata elsewhere.
+  null = (await.in_nvim and vim.NIL) or native.null,
+}
+
+---The descriptor that becomes readable when results wait (watch it, then call dispatch).
+---@return integer
+function M.fd()
+  return native.fd()
+end
+
+---Pool settings: `threads` (jobs in flight), `slice_ms` (dispatch time budget).
+---@param opts { threads?: integer, slice_ms?: number }
+function M.setup(opts)
+  if opts ~= nil and type(opts) ~= "table" then
+    error("bad argument #1 to 'setup' (table expected, got " .. type(opts) .. ")", 2)
+  end
+  native.setup(opts)
+end
+
+---Runtime counters: threads, running, queued, pending, delivered, slice_ms.
+function M.pool_stats()
+  return native.pool_stats()
+end
+
+M._native = native
+M._await = await
+
+-- Neovim: attach to its loop so results arrive without any call from the user.
+if await.in_nvim and (vim.uv or vim.loop) then
+  loop.attach(vim.uv or vim.loop)
+end
+
+return M

@@ -1,0 +1,187 @@
+//! The runtime: bounded pool submission, completion queue, wake-up fd, dispatch, blocking wait.
+//!
+//! One [`Runtime`] per Lua state (kept in mlua app data). Workers only see [`Pool`] and
+//! [`CompletionQueue`] (plain data); handlers that touch Lua run in [`Runtime::dispatch`] on the
+//! thread that owns the state.
+
+mod completion;
+mod pool;
+mod waker;
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mlua::prelude::*;
+
+pub use completion::{Completion, CompletionQueue};
+pub use pool::Pool;
+pub use waker::Waker;
+
+/// Payload pushed in place of a result when a job panicked.
+pub struct Panicked;
+
+/// Main-thread continuation of a job: gets the payload, may call into Lua.
+pub type Handler = Box<dyn FnOnce(&Lua, u64, Box<dyn Any + Send>) -> LuaResult<()>>;
+
+/// Default number of pool jobs in flight.
+pub fn default_threads() -> usize {
+    let n = std::thread::available_parallelism().map_or(2, |n| n.get());
+    (n * 2).clamp(4, 16)
+}
+
+/// Per-Lua-state runtime. Lives in app data as `Rc<Runtime>`.
+pub struct Runtime {
+    pool: Arc<Pool>,
+    queue: Arc<CompletionQueue>,
+    handlers: RefCell<HashMap<u64, Handler>>,
+    backlog: RefCell<VecDeque<Completion>>,
+    next_id: Cell<u64>,
+    slice: Cell<Duration>,
+    delivered: Cell<u64>,
+}
+
+impl Runtime {
+    /// A runtime with its own wake-up descriptor and pool front.
+    pub fn new() -> std::io::Result<Runtime> {
+        let queue = Arc::new(CompletionQueue::new(Waker::new()?));
+        Ok(Runtime {
+            pool: Pool::new(default_threads(), Arc::clone(&queue)),
+            queue,
+            handlers: RefCell::new(HashMap::new()),
+            backlog: RefCell::new(VecDeque::new()),
+            next_id: Cell::new(0),
+            slice: Cell::new(Duration::from_millis(2)),
+            delivered: Cell::new(0),
+        })
+    }
+
+    /// The runtime of this Lua state, created on first use.
+    pub fn get(lua: &Lua) -> LuaResult<Rc<Runtime>> {
+        if let Some(rt) = lua.app_data_ref::<Rc<Runtime>>() {
+            return Ok(Rc::clone(&rt));
+        }
+        let rt = Rc::new(Runtime::new().map_err(|e| {
+            LuaError::runtime(format!("fscache: cannot create wake-up descriptor: {e}"))
+        })?);
+        lua.set_app_data(Rc::clone(&rt));
+        Ok(rt)
+    }
+
+    /// The descriptor that becomes readable when results wait.
+    pub fn fd(&self) -> i32 {
+        self.queue.waker().fd()
+    }
+
+    /// The pool front (bound, load).
+    pub fn pool(&self) -> &Arc<Pool> {
+        &self.pool
+    }
+
+    /// Sets the time budget of one [`Runtime::dispatch`] call.
+    pub fn set_slice(&self, slice: Duration) {
+        self.slice.set(slice);
+    }
+
+    /// The time budget of one dispatch.
+    pub fn slice(&self) -> Duration {
+        self.slice.get()
+    }
+
+    /// Jobs submitted whose handlers have not run yet.
+    pub fn pending(&self) -> usize {
+        self.handlers.borrow().len()
+    }
+
+    /// Completions delivered since the runtime started.
+    pub fn delivered(&self) -> u64 {
+        self.delivered.get()
+    }
+
+    /// Runs `work` on the pool; `handler` later gets its result on the Lua thread.
+    /// Returns the job id (usable with [`Runtime::cancel`]).
+    pub fn submit<T, W>(&self, work: W, handler: Handler) -> u64
+    where
+        T: Send + 'static,
+        W: FnOnce() -> T + Send + 'static,
+    {
+        let id = self.next_id.get() + 1;
+        self.next_id.set(id);
+        self.handlers.borrow_mut().insert(id, handler);
+        self.pool.submit(Box::new(move |queue: &CompletionQueue| {
+            let payload: Box<dyn Any + Send> =
+                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)) {
+                    Ok(v) => Box::new(v),
+                    Err(_) => Box::new(Panicked),
+                };
+            queue.push((id, payload));
+        }));
+        id
+    }
+
+    /// Forgets the handler of job `id`: its result is dropped when it arrives.
+    pub fn cancel(&self, id: u64) -> bool {
+        self.handlers.borrow_mut().remove(&id).is_some()
+    }
+
+    /// Makes the wake-up descriptor readable (used to continue a sliced dispatch).
+    pub fn wake(&self) {
+        self.queue.waker().wake();
+    }
+
+    /// Resets the wake-up descriptor (the poll callback does this before scheduling dispatch).
+    pub fn drain_wake(&self) {
+        self.queue.waker().drain();
+    }
+
+    /// Delivers waiting completions until `budget` is spent (None: the configured slice).
+    /// Leftovers stay in a backlog and the descriptor is made readable again, so the host loop
+    /// runs its timers before the next slice. Returns how many were delivered. Handler errors
+    /// are collected: the first is returned after the slice, the rest are still delivered.
+    pub fn dispatch(&self, lua: &Lua, budget: Option<Duration>) -> LuaResult<usize> {
+        self.queue.waker().drain();
+        {
+            let fresh = self.queue.take();
+            if !fresh.is_empty() {
+                self.backlog.borrow_mut().extend(fresh);
+            }
+        }
+        let budget = budget.unwrap_or(self.slice.get());
+        let start = Instant::now();
+        let mut n = 0usize;
+        let mut first_err = None;
+        loop {
+            let item = self.backlog.borrow_mut().pop_front();
+            let Some((id, payload)) = item else { break };
+            let handler = self.handlers.borrow_mut().remove(&id);
+            if let Some(handler) = handler {
+                n += 1;
+                if let Err(e) = handler(lua, id, payload) {
+                    first_err.get_or_insert(e);
+                }
+            }
+            if start.elapsed() >= budget {
+                break;
+            }
+        }
+        self.delivered.set(self.delivered.get() + n as u64);
+        if !self.backlog.borrow().is_empty() {
+            self.queue.waker().wake();
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(n),
+        }
+    }
+
+    /// Blocks the calling thread until results wait or `timeout` passes (no polling loop).
+    pub fn wait(&self, timeout: Duration) -> bool {
+        if !self.backlog.borrow().is_empty() || !self.queue.is_empty() {
+            return true;
+        }
+        self.queue.waker().wait(timeout)
+    }
+}
