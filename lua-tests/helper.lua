@@ -1,0 +1,104 @@
+-- Busted helper, loaded before every spec under LuaJIT and under Neovim (`nvim -l`).
+-- Puts the freshly built lua/fscache.so on package.cpath, attaches fscache to a luv loop
+-- outside Neovim, and provides loop-driving and temp-dir helpers.
+
+local root = os.getenv("FSCACHE_LIB_DIR") or "./lua"
+package.cpath = root .. "/?.so;" .. package.cpath
+
+local fscache = require("fscache")
+local uv = (vim and (vim.uv or vim.loop)) or require("luv")
+_G.test_uv = uv
+_G.in_nvim = vim ~= nil
+
+if not vim then
+  fscache.attach(uv)
+end
+
+-- Runs the event loop until pred() is true or timeout_ms passes; returns pred().
+function _G.wait_until(pred, timeout_ms)
+  timeout_ms = timeout_ms or 5000
+  if vim then
+    return vim.wait(timeout_ms, pred, 1) and true or false
+  end
+  uv.update_time()
+  local deadline = uv.now() + timeout_ms
+  local timer = uv.new_timer()
+  timer:start(2, 2, function() end)
+  while not pred() and uv.now() < deadline do
+    uv.run("once")
+    uv.update_time()
+  end
+  timer:stop()
+  timer:close()
+  uv.run("nowait")
+  return pred() and true or false
+end
+
+-- Runs fn in fscache.run, drives the loop until it finishes, returns its results (raises its error).
+function _G.run_async(fn, timeout_ms)
+  local done, res, err
+  fscache.run(fn, function(...)
+    done, res = true, { n = select("#", ...), ... }
+  end, function(e)
+    done, err = true, e
+  end)
+  assert(wait_until(function()
+    return done
+  end, timeout_ms or 5000), "run_async: timed out")
+  if err then
+    error(err, 0)
+  end
+  return (table.unpack or unpack)(res, 1, res.n)
+end
+
+-- A fresh temp directory (removed by rm_rf).
+function _G.tmpdir()
+  return assert(uv.fs_mkdtemp((os.getenv("TMPDIR") or "/tmp") .. "/fscache-spec-XXXXXX"))
+end
+
+local function shell_quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+_G.shell_quote = shell_quote
+
+function _G.rm_rf(path)
+  os.execute("rm -rf " .. shell_quote(path))
+end
+
+function _G.write_file(path, content)
+  local f = assert(io.open(path, "wb"))
+  f:write(content)
+  f:close()
+end
+
+function _G.read_file(path)
+  local f = io.open(path, "rb")
+  if not f then
+    return nil
+  end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+-- Runs a shell command, returns (ok, output).
+function _G.sh(cmd)
+  local p = assert(io.popen(cmd .. " 2>&1"))
+  local out = p:read("*a")
+  local ok = p:close()
+  return ok == true or ok == 0, out
+end
+
+-- Captures errors fscache reports (callback errors, failed coroutines) during fn().
+function _G.capture_reports(fn)
+  local got = {}
+  fscache.set_error_handler(function(msg)
+    got[#got + 1] = msg
+  end)
+  local ok, err = pcall(fn, got)
+  fscache.set_error_handler(nil)
+  if not ok then
+    error(err, 0)
+  end
+  return got
+end
