@@ -1,25 +1,40 @@
-//! Bounded submission to the `blocking` thread pool.
+//! The bounded worker pool: at most `limit` threads, each taking jobs from one FIFO.
 //!
-//! At most `limit` jobs run at once; the rest wait in a FIFO. A worker that finishes a job takes
-//! the next one from the FIFO itself, so the Lua thread never has to refill the pool.
+//! Workers are plain `std` threads that park on a condition variable when the FIFO is empty and
+//! exit after [`IDLE_EXIT`] without work. A submit wakes a sleeping worker only when one is
+//! asleep and not already being woken (one futex wake per idle worker, none while all are busy),
+//! so a burst of submits costs a lock and a push each. A worker that finishes a job takes the
+//! next one itself: the Lua thread never refills the pool.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use super::completion::CompletionQueue;
 
 /// A unit of pool work: runs on a worker, pushes its own completion.
 pub type Job = Box<dyn FnOnce(&CompletionQueue) + Send>;
 
+/// How long a worker waits for work before its thread exits.
+pub const IDLE_EXIT: Duration = Duration::from_secs(5);
+
 struct State {
     queue: VecDeque<Job>,
-    running: usize,
+    /// Worker threads alive (started, not yet exited).
+    threads: usize,
+    /// Workers running a job.
+    busy: usize,
+    /// Workers waiting on the condition variable.
+    idle: usize,
+    /// Wake-ups sent and not yet taken by a waiting worker.
+    notified: usize,
     limit: usize,
 }
 
 /// The pool front: shared by the Lua thread (submit) and the workers (take next).
 pub struct Pool {
     state: Mutex<State>,
+    work: Condvar,
     completions: Arc<CompletionQueue>,
 }
 
@@ -29,27 +44,33 @@ impl Pool {
         Arc::new(Pool {
             state: Mutex::new(State {
                 queue: VecDeque::new(),
-                running: 0,
+                threads: 0,
+                busy: 0,
+                idle: 0,
+                notified: 0,
                 limit: limit.max(1),
             }),
+            work: Condvar::new(),
             completions,
         })
     }
 
-    /// Changes the bound; takes effect as jobs start and finish.
+    /// Changes the bound; extra workers retire after their current job.
     pub fn set_limit(self: &Arc<Self>, limit: usize) {
         let spawn = {
             let mut st = self.lock();
             st.limit = limit.max(1);
             let mut spawn = 0;
-            while st.running < st.limit && st.queue.len() > spawn {
-                st.running += 1;
+            while st.threads < st.limit && st.queue.len() > st.idle + spawn {
+                st.threads += 1;
                 spawn += 1;
             }
             spawn
         };
+        // Retiring workers must wake up to notice.
+        self.work.notify_all();
         for _ in 0..spawn {
-            self.spawn_worker(None);
+            self.spawn_worker();
         }
     }
 
@@ -61,23 +82,29 @@ impl Pool {
     /// (jobs running, jobs queued).
     pub fn load(&self) -> (usize, usize) {
         let st = self.lock();
-        (st.running, st.queue.len())
+        (st.busy, st.queue.len())
     }
 
-    /// Queues `job`; starts a worker for it if fewer than `limit` run.
+    /// Queues `job`; wakes an idle worker, or starts one if fewer than `limit` exist.
     pub fn submit(self: &Arc<Self>, job: Job) {
-        let start_now = {
+        let (wake, spawn) = {
             let mut st = self.lock();
-            if st.running < st.limit {
-                st.running += 1;
-                Some(job)
+            st.queue.push_back(job);
+            if st.idle > st.notified {
+                st.notified += 1;
+                (true, false)
+            } else if st.threads < st.limit && st.queue.len() > st.notified {
+                st.threads += 1;
+                (false, true)
             } else {
-                st.queue.push_back(job);
-                None
+                (false, false)
             }
         };
-        if let Some(job) = start_now {
-            self.spawn_worker(Some(job));
+        if wake {
+            self.work.notify_one();
+        }
+        if spawn {
+            self.spawn_worker();
         }
     }
 
@@ -85,35 +112,62 @@ impl Pool {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn spawn_worker(self: &Arc<Self>, first: Option<Job>) {
+    fn spawn_worker(self: &Arc<Self>) {
         let pool = Arc::clone(self);
-        blocking::unblock(move || {
-            let mut next = first;
-            loop {
-                let job = match next.take() {
-                    Some(job) => job,
-                    None => {
-                        let mut st = pool.lock();
-                        match st.queue.pop_front() {
-                            Some(job) if st.running <= st.limit => job,
-                            Some(job) => {
-                                // The bound shrank: put it back and retire this worker.
-                                st.queue.push_front(job);
-                                st.running -= 1;
-                                return;
-                            }
-                            None => {
-                                st.running -= 1;
-                                return;
-                            }
-                        }
-                    }
-                };
-                // A panicking job must not take the worker's bookkeeping down with it.
-                let completions = &pool.completions;
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(completions)));
+        let started = std::thread::Builder::new()
+            .name("fscache-io".into())
+            .spawn(move || pool.work_loop());
+        if started.is_err() {
+            // No thread: run what is queued right here rather than leave it waiting forever.
+            let orphaned = {
+                let mut st = self.lock();
+                st.threads -= 1;
+                if st.threads == 0 {
+                    std::mem::take(&mut st.queue)
+                } else {
+                    VecDeque::new()
+                }
+            };
+            for job in orphaned {
+                self.run(job);
             }
-        })
-        .detach();
+        }
+    }
+
+    fn run(&self, job: Job) {
+        // A panicking job must not take the worker's bookkeeping down with it.
+        let completions = &self.completions;
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(completions)));
+    }
+
+    fn work_loop(&self) {
+        let mut st = self.lock();
+        loop {
+            if st.threads > st.limit {
+                st.threads -= 1;
+                return;
+            }
+            if let Some(job) = st.queue.pop_front() {
+                st.busy += 1;
+                drop(st);
+                self.run(job);
+                st = self.lock();
+                st.busy -= 1;
+                continue;
+            }
+            st.idle += 1;
+            let (guard, waited) = self
+                .work
+                .wait_timeout(st, IDLE_EXIT)
+                .unwrap_or_else(|e| e.into_inner());
+            st = guard;
+            st.idle -= 1;
+            if st.notified > 0 {
+                st.notified -= 1;
+            } else if waited.timed_out() && st.queue.is_empty() {
+                st.threads -= 1;
+                return;
+            }
+        }
     }
 }

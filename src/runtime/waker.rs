@@ -71,8 +71,15 @@ impl Waker {
     /// Resets the descriptor to not readable (Lua thread; the poll is level-triggered).
     pub fn drain(&self) {
         let mut buf = [0u8; 64];
-        // SAFETY: reads into a live buffer of the given length; stops on EAGAIN.
-        unsafe { while libc::read(self.read_fd, buf.as_mut_ptr().cast(), buf.len()) > 0 {} }
+        // SAFETY: reads into a live buffer of the given length. One read resets an eventfd's
+        // counter; a pipe is read until EAGAIN.
+        unsafe {
+            while libc::read(self.read_fd, buf.as_mut_ptr().cast(), buf.len()) > 0 {
+                if cfg!(target_os = "linux") {
+                    break;
+                }
+            }
+        }
     }
 
     /// Blocks until the descriptor is readable or `timeout` passes; true if readable.
