@@ -5,15 +5,16 @@
 //! value can run a finalizer, which may re-enter the cache).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
 use mlua::prelude::*;
 use mlua::RegistryKey;
 
-use crate::fs::{stat_path, FsError, Identity, Timestamp};
+use crate::fasthash::FastMap;
+use crate::fs::{stat_path, stat_path_plain, FsError, Identity, Timestamp};
 use crate::lua_util::{deliver, failure};
 use crate::runtime::{Panicked, Runtime};
+use crate::watch::{Kind, Plan, Setup};
 
 /// How long after a file's last change its cached copy is re-checked by content even when the
 /// identity matches: file-system timestamps are coarse (a kernel tick), so two writes inside one
@@ -54,12 +55,23 @@ pub struct Built {
 
 /// The kind-specific half of a cache: how to read on the pool and what Lua sees.
 pub trait Loader: 'static {
+    /// How the watcher covers a path of this cache.
+    const KIND: Kind;
     /// What one pool read produces.
     type Data: Send + 'static;
     /// Per-request view (e.g. plain content or decoded JSON).
     type Mode: Copy + Eq + std::hash::Hash + Send + 'static;
     /// Reads `path` (pool thread, no Lua).
     fn read(path: &[u8], mode: Self::Mode, max_size: u64) -> Result<Self::Data, FsError>;
+    /// Reads `path` for a watched entry; also says whether the path is plain for the watcher
+    /// (no symlink as last component, one hard link; see `crate::watch`).
+    fn read_watched(
+        path: &[u8],
+        mode: Self::Mode,
+        max_size: u64,
+    ) -> Result<(Self::Data, bool), FsError> {
+        Self::read(path, mode, max_size).map(|d| (d, true))
+    }
     /// Identity and read time of what was read.
     fn identity(data: &Self::Data) -> (Identity, Timestamp);
     /// Builds the entry table (Lua thread).
@@ -94,6 +106,8 @@ pub struct Counters {
     pub validations: u64,
     /// Failed gets.
     pub errors: u64,
+    /// Hits answered without a pool trip (validated by the watcher).
+    pub fast_hits: u64,
 }
 
 struct Entry {
@@ -102,6 +116,8 @@ struct Entry {
     table: RegistryKey,
     bytes: u64,
     memo: Memo,
+    /// Watcher stamp (the entry then holds one watcher reference to its path).
+    watch: Option<u64>,
 }
 
 struct Job<M> {
@@ -110,6 +126,8 @@ struct Job<M> {
     waiters: Vec<RegistryKey>,
     /// Invalidated, cleared or overwritten while in flight: deliver, but do not store.
     detached: bool,
+    /// Watcher stamp of this read (it holds one watcher reference until finished).
+    stamp: Option<u64>,
 }
 
 /// Outcome of one pool job.
@@ -123,9 +141,9 @@ pub enum Outcome<D> {
 }
 
 struct State<L: Loader> {
-    entries: HashMap<Vec<u8>, Entry>,
-    inflight: HashMap<(Vec<u8>, L::Mode), u64>,
-    jobs: HashMap<u64, Job<L::Mode>>,
+    entries: FastMap<Vec<u8>, Entry>,
+    inflight: FastMap<(Vec<u8>, L::Mode), u64>,
+    jobs: FastMap<u64, Job<L::Mode>>,
     counters: Counters,
     bytes: u64,
 }
@@ -137,8 +155,44 @@ pub struct Core<L: Loader> {
     state: RefCell<State<L>>,
 }
 
-/// Runs a read job: validate against `known` first, read in full if needed.
+/// Runs a read job: make sure the watches exist (if armed), validate against `known`, read in
+/// full if needed. The watches go in before anything is looked at (see `crate::watch`).
 fn run_job<L: Loader>(
+    path: &[u8],
+    mode: L::Mode,
+    known: Option<(Identity, Timestamp)>,
+    max_size: u64,
+    plan: Option<Plan>,
+) -> (Outcome<L::Data>, Option<Setup>) {
+    let Some(plan) = plan else {
+        return (run_unwatched::<L>(path, mode, known, max_size), None);
+    };
+    let mut setup = plan.setup();
+    if let Some((id, read_at)) = known {
+        let stat = match L::KIND {
+            Kind::File => stat_path_plain(path),
+            Kind::Dir => stat_path(path).map(|id| (id, true)),
+        };
+        match stat {
+            Err(e) => return (Outcome::Failed(e), Some(setup)),
+            Ok((now, plain)) if now == id && !is_racy(&id, read_at) => {
+                plan.confirm(&mut setup, now.dev, plain, path);
+                return (Outcome::Unchanged, Some(setup));
+            }
+            Ok(_) => {}
+        }
+    }
+    let outcome = match L::read_watched(path, mode, max_size) {
+        Ok((d, plain)) => {
+            plan.confirm(&mut setup, L::identity(&d).0.dev, plain, path);
+            Outcome::Fresh(d)
+        }
+        Err(e) => Outcome::Failed(e),
+    };
+    (outcome, Some(setup))
+}
+
+fn run_unwatched<L: Loader>(
     path: &[u8],
     mode: L::Mode,
     known: Option<(Identity, Timestamp)>,
@@ -165,9 +219,9 @@ impl<L: Loader> Core<L> {
             rt: Rc::downgrade(&rt),
             opts,
             state: RefCell::new(State {
-                entries: HashMap::new(),
-                inflight: HashMap::new(),
-                jobs: HashMap::new(),
+                entries: FastMap::default(),
+                inflight: FastMap::default(),
+                jobs: FastMap::default(),
                 counters: Counters::default(),
                 bytes: 0,
             }),
@@ -197,7 +251,8 @@ impl<L: Loader> Core<L> {
             .map(|e| (e.identity, e.read_at))
     }
 
-    /// Asynchronous get: `cb` is called later, on the Lua thread, exactly once.
+    /// Asynchronous get: `cb` is called later, on the Lua thread, exactly once. A hit the
+    /// watcher vouches for is answered at the next dispatch without a pool trip.
     pub fn get(
         self: &Rc<Self>,
         lua: &Lua,
@@ -206,6 +261,22 @@ impl<L: Loader> Core<L> {
         cb: LuaFunction,
     ) -> LuaResult<()> {
         let key = lua.create_registry_value(cb)?;
+        if self.clean_hit(&path, mode) {
+            let rt = self.runtime()?;
+            let core = Rc::clone(self);
+            rt.post(Box::new(move |lua: &Lua, _id, _payload| {
+                match core.peek(lua, &path, mode)? {
+                    Some(values) => deliver(lua, vec![key], values),
+                    None => core.join_or_start(path, mode, key),
+                }
+            }));
+            return Ok(());
+        }
+        self.join_or_start(path, mode, key)
+    }
+
+    /// Joins the read of `path` in flight, or starts one, for the waiter `key`.
+    fn join_or_start(self: &Rc<Self>, path: Vec<u8>, mode: L::Mode, key: RegistryKey) -> LuaResult<()> {
         let joined = {
             let mut st = self.state.borrow_mut();
             let job_id = st.inflight.get(&(path.clone(), mode)).copied();
@@ -232,22 +303,28 @@ impl<L: Loader> Core<L> {
         if known.is_some() {
             self.state.borrow_mut().counters.validations += 1;
         }
+        let ticket = self.arm(&rt, &path);
+        let stamp = ticket.as_ref().map(|t| t.stamp);
+        let plan = ticket.map(|t| t.plan);
         let max_size = self.opts.max_size;
         let core = Rc::clone(self);
         let job_path = path.clone();
         let id = rt.submit(
-            move || run_job::<L>(&job_path, mode, known, max_size),
+            move || run_job::<L>(&job_path, mode, known, max_size, plan),
             Box::new(move |lua: &Lua, id, payload| {
-                let outcome = match payload.downcast::<Outcome<L::Data>>() {
+                let (outcome, setup) = match payload.downcast::<(Outcome<L::Data>, Option<Setup>)>() {
                     Ok(o) => *o,
-                    Err(p) if p.is::<Panicked>() => Outcome::Failed(FsError::new(
-                        "EIO",
-                        "internal error: the read panicked",
-                        b"",
-                    )),
+                    Err(p) if p.is::<Panicked>() => (
+                        Outcome::Failed(FsError::new(
+                            "EIO",
+                            "internal error: the read panicked",
+                            b"",
+                        )),
+                        None,
+                    ),
                     Err(_) => return Err(LuaError::runtime("fscache: unexpected job payload")),
                 };
-                core.finish(lua, id, outcome)
+                core.finish(lua, id, outcome, setup)
             }),
         );
         let mut st = self.state.borrow_mut();
@@ -259,13 +336,49 @@ impl<L: Loader> Core<L> {
                 mode,
                 waiters,
                 detached: false,
+                stamp,
             },
         );
         Ok(())
     }
 
+    /// Arms the watcher for a read of `path` (None: unwatched, or hits are never trusted).
+    fn arm(&self, rt: &Runtime, path: &[u8]) -> Option<crate::watch::Ticket> {
+        if !self.opts.trust_mtime {
+            return None;
+        }
+        rt.watcher().arm(path, L::KIND)
+    }
+
+    /// The watcher's verdict on a read armed with `stamp`: the stamp the stored entry keeps.
+    fn settle(&self, path: &[u8], stamp: Option<u64>, setup: Option<Setup>) -> Option<u64> {
+        let stamp = stamp?;
+        let rt = self.rt.upgrade()?;
+        match setup {
+            Some(s) => rt.watcher().complete(path, stamp, s),
+            None => {
+                rt.watcher().complete(path, stamp, Setup::default());
+                None
+            }
+        }
+    }
+
+    fn release(&self, path: &[u8], stamp: Option<u64>) {
+        if stamp.is_some() {
+            if let Some(rt) = self.rt.upgrade() {
+                rt.watcher().release(path);
+            }
+        }
+    }
+
     /// Main-thread end of a pool job: update the cache, then answer every waiter.
-    fn finish(self: &Rc<Self>, lua: &Lua, id: u64, outcome: Outcome<L::Data>) -> LuaResult<()> {
+    fn finish(
+        self: &Rc<Self>,
+        lua: &Lua,
+        id: u64,
+        outcome: Outcome<L::Data>,
+        setup: Option<Setup>,
+    ) -> LuaResult<()> {
         let job = {
             let mut st = self.state.borrow_mut();
             let Some(job) = st.jobs.remove(&id) else {
@@ -276,11 +389,19 @@ impl<L: Loader> Core<L> {
             }
             job
         };
+        let stamp = self.settle(&job.path, job.stamp, setup);
         if matches!(outcome, Outcome::Unchanged) && !self.has_entry(&job.path) {
             // Invalidated while validating: nothing to serve, read again for the same waiters.
+            self.release(&job.path, stamp);
             return self.start_job(job.path, job.mode, job.waiters);
         }
-        let values = self.apply(lua, &job.path, job.mode, outcome, !job.detached)?;
+        let stamp = if job.detached {
+            self.release(&job.path, stamp);
+            None
+        } else {
+            stamp
+        };
+        let values = self.apply(lua, &job.path, job.mode, outcome, !job.detached, stamp)?;
         deliver(lua, job.waiters, values)
     }
 
@@ -288,7 +409,9 @@ impl<L: Loader> Core<L> {
         self.state.borrow().entries.contains_key(path)
     }
 
-    /// Turns an outcome into the values a get answers with, storing what was read if `store`.
+    /// Turns an outcome into the values a get answers with, storing what was read if `store`
+    /// (with the watcher `stamp`, whose reference the stored entry takes over; otherwise it is
+    /// released here).
     fn apply(
         &self,
         lua: &Lua,
@@ -296,20 +419,24 @@ impl<L: Loader> Core<L> {
         mode: L::Mode,
         outcome: Outcome<L::Data>,
         store: bool,
+        stamp: Option<u64>,
     ) -> LuaResult<LuaMultiValue> {
         match outcome {
             Outcome::Failed(e) => {
-                {
+                self.release(path, stamp);
+                let old = {
                     let mut st = self.state.borrow_mut();
                     st.counters.errors += 1;
                     st.counters.misses += 1;
-                    if store {
-                        if let Some(old) = st.entries.remove(path) {
-                            st.bytes -= old.bytes;
-                            drop(st);
-                            lua.remove_registry_value(old.table)?;
-                        }
+                    let old = if store { st.entries.remove(path) } else { None };
+                    if let Some(o) = &old {
+                        st.bytes -= o.bytes;
                     }
+                    old
+                };
+                if let Some(old) = old {
+                    self.release(path, old.watch);
+                    lua.remove_registry_value(old.table)?;
                 }
                 failure(lua, &e)
             }
@@ -322,12 +449,14 @@ impl<L: Loader> Core<L> {
                     }
                 };
                 let Some(table) = table else {
+                    self.release(path, stamp);
                     return failure(
                         lua,
                         &FsError::new("EAGAIN", "entry invalidated during validation", path),
                     );
                 };
                 self.state.borrow_mut().counters.hits += 1;
+                self.restamp(path, stamp);
                 L::answer(lua, &table, mode)
             }
             Outcome::Fresh(data) => {
@@ -351,6 +480,7 @@ impl<L: Loader> Core<L> {
                             e.read_at = read_at;
                         }
                         drop(st);
+                        self.restamp(path, stamp);
                         return L::answer(lua, &table, mode);
                     }
                 }
@@ -368,14 +498,32 @@ impl<L: Loader> Core<L> {
                     None => L::answer(lua, &built.table, mode)?,
                 };
                 if store {
-                    self.store(lua, path, identity, read_at, built)?;
+                    self.store_watched(lua, path, identity, read_at, built, stamp)?;
+                } else {
+                    self.release(path, stamp);
                 }
                 Ok(values)
             }
         }
     }
 
-    /// Puts a freshly built entry in the cache (also used after a write).
+    /// Gives the entry of `path` the newer watcher `stamp` (after a validation): it keeps one
+    /// reference, so the extra one is released.
+    fn restamp(&self, path: &[u8], stamp: Option<u64>) {
+        let Some(stamp) = stamp else { return };
+        let had = {
+            let mut st = self.state.borrow_mut();
+            match st.entries.get_mut(path) {
+                Some(e) => e.watch.replace(stamp).is_some(),
+                None => true, // no entry to hold it
+            }
+        };
+        if had {
+            self.release(path, Some(stamp));
+        }
+    }
+
+    /// Puts a freshly built entry in the cache (also used after a write; unwatched).
     pub fn store(
         &self,
         lua: &Lua,
@@ -383,6 +531,18 @@ impl<L: Loader> Core<L> {
         identity: Identity,
         read_at: Timestamp,
         built: Built,
+    ) -> LuaResult<()> {
+        self.store_watched(lua, path, identity, read_at, built, None)
+    }
+
+    fn store_watched(
+        &self,
+        lua: &Lua,
+        path: &[u8],
+        identity: Identity,
+        read_at: Timestamp,
+        built: Built,
+        stamp: Option<u64>,
     ) -> LuaResult<()> {
         let key = lua.create_registry_value(built.table)?;
         let old = {
@@ -396,6 +556,7 @@ impl<L: Loader> Core<L> {
                     table: key,
                     bytes: built.bytes,
                     memo: built.memo,
+                    watch: stamp,
                 },
             );
             if let Some(o) = &old {
@@ -404,6 +565,7 @@ impl<L: Loader> Core<L> {
             old
         };
         if let Some(o) = old {
+            self.release(path, o.watch);
             lua.remove_registry_value(o.table)?;
         }
         Ok(())
@@ -411,12 +573,62 @@ impl<L: Loader> Core<L> {
 
     /// Blocking get on the calling thread (no pool, no dispatch of other results).
     pub fn get_sync(&self, lua: &Lua, path: &[u8], mode: L::Mode) -> LuaResult<LuaMultiValue> {
+        if let Some(values) = self.peek(lua, path, mode)? {
+            return Ok(values);
+        }
         let known = self.known(path, mode);
-        let outcome = run_job::<L>(path, mode, known, self.opts.max_size);
+        let ticket = self.arm(&*self.runtime()?, path);
+        let stamp = ticket.as_ref().map(|t| t.stamp);
+        let (outcome, setup) =
+            run_job::<L>(path, mode, known, self.opts.max_size, ticket.map(|t| t.plan));
         if known.is_some() {
             self.state.borrow_mut().counters.validations += 1;
         }
-        self.apply(lua, path, mode, outcome, true)
+        let stamp = self.settle(path, stamp, setup);
+        self.apply(lua, path, mode, outcome, true, stamp)
+    }
+
+    /// True when `path` has an entry for `mode` that the watcher vouches for right now.
+    fn clean_hit(&self, path: &[u8], mode: L::Mode) -> bool {
+        self.clean_stamp(path, mode).is_some()
+    }
+
+    fn clean_stamp(&self, path: &[u8], mode: L::Mode) -> Option<u64> {
+        if !self.opts.trust_mtime {
+            return None;
+        }
+        let stamp = {
+            let st = self.state.borrow();
+            let e = st.entries.get(path)?;
+            if !L::serves(e.memo, mode) || is_racy(&e.identity, e.read_at) {
+                return None;
+            }
+            e.watch?
+        };
+        let rt = self.rt.upgrade()?;
+        rt.watcher().is_clean(path, stamp).then_some(stamp)
+    }
+
+    /// A hit without I/O: the cached answer when the watcher vouches for the entry (watched,
+    /// no event since it was read, not changed just before it was read), else None. Counts a
+    /// hit. Never blocks: at most one non-blocking read of the inotify descriptor.
+    pub fn peek(&self, lua: &Lua, path: &[u8], mode: L::Mode) -> LuaResult<Option<LuaMultiValue>> {
+        let Some(stamp) = self.clean_stamp(path, mode) else {
+            return Ok(None);
+        };
+        let table: LuaTable = {
+            let st = self.state.borrow();
+            match st.entries.get(path) {
+                Some(e) if e.watch == Some(stamp) => lua.registry_value(&e.table)?,
+                _ => return Ok(None),
+            }
+        };
+        {
+            let mut st = self.state.borrow_mut();
+            st.counters.hits += 1;
+            st.counters.fast_hits += 1;
+        }
+        L::answer(lua, &table, mode).map(Some)
     }
 
     /// Stops in-flight reads of `path` from storing their (possibly older) result.
@@ -450,6 +662,7 @@ impl<L: Loader> Core<L> {
         };
         match old {
             Some(o) => {
+                self.release(path, o.watch);
                 lua.remove_registry_value(o.table)?;
                 Ok(true)
             }
@@ -459,7 +672,7 @@ impl<L: Loader> Core<L> {
 
     /// Drops every entry and detaches every read in flight.
     pub fn clear_all(&self, lua: &Lua) -> LuaResult<()> {
-        let old: Vec<Entry> = {
+        let old: Vec<(Vec<u8>, Entry)> = {
             let mut st = self.state.borrow_mut();
             let ids: Vec<u64> = st.inflight.drain().map(|(_, id)| id).collect();
             for id in ids {
@@ -468,9 +681,10 @@ impl<L: Loader> Core<L> {
                 }
             }
             st.bytes = 0;
-            st.entries.drain().map(|(_, e)| e).collect()
+            st.entries.drain().map(|(p, e)| (p, e)).collect::<Vec<_>>()
         };
-        for e in old {
+        for (p, e) in old {
+            self.release(&p, e.watch);
             lua.remove_registry_value(e.table)?;
         }
         Ok(())
@@ -485,7 +699,7 @@ impl<L: Loader> Core<L> {
     /// `stats()` as a Lua table: hits, misses, entries, bytes, reads, validations, errors, inflight.
     pub fn stats_table(&self, lua: &Lua) -> LuaResult<LuaTable> {
         let (c, entries, bytes, inflight) = self.stats();
-        let t = lua.create_table_with_capacity(0, 9)?;
+        let t = lua.create_table_with_capacity(0, 10)?;
         t.raw_set("hits", c.hits)?;
         t.raw_set("misses", c.misses)?;
         t.raw_set("entries", entries as u64)?;
@@ -495,11 +709,32 @@ impl<L: Loader> Core<L> {
         t.raw_set("errors", c.errors)?;
         t.raw_set("inflight", inflight as u64)?;
         t.raw_set("trust_mtime", self.opts.trust_mtime)?;
+        t.raw_set("fast_hits", c.fast_hits)?;
         Ok(t)
     }
 
     /// Mutable access to the counters for kind-specific accounting.
     pub fn count(&self, f: impl FnOnce(&mut Counters)) {
         f(&mut self.state.borrow_mut().counters);
+    }
+}
+
+impl<L: Loader> Drop for Core<L> {
+    /// A collected cache gives its watcher references back (the registry slots of its tables
+    /// are reclaimed by mlua when the keys drop).
+    fn drop(&mut self) {
+        let Some(rt) = self.rt.upgrade() else { return };
+        let paths: Vec<Vec<u8>> = match self.state.try_borrow() {
+            Ok(st) => st
+                .entries
+                .iter()
+                .filter(|(_, e)| e.watch.is_some())
+                .map(|(p, _)| p.clone())
+                .collect(),
+            Err(_) => return,
+        };
+        for p in paths {
+            rt.watcher().release(&p);
+        }
     }
 }

@@ -9,6 +9,7 @@ use crate::cache_core::{Built, Core, Loader, Memo, Options};
 use crate::file_cache::DEFAULT_MAX_SIZE;
 use crate::fs::{read_dir, DirListing, EntryKind, FsError, Identity, Timestamp};
 use crate::lua_util::{callback_arg, path_arg};
+use crate::watch::Kind;
 
 /// The directory half of the cache engine.
 pub struct DirLoader;
@@ -29,6 +30,7 @@ fn kind_index(k: EntryKind) -> usize {
 }
 
 impl Loader for DirLoader {
+    const KIND: Kind = Kind::Dir;
     type Data = DirListing;
     type Mode = ();
 
@@ -127,6 +129,8 @@ impl UserData for DirectoryCache {
         });
         m.add_method("clear_all", |lua, this, ()| this.core.clear_all(lua));
         m.add_method("stats", |lua, this, ()| this.core.stats_table(lua));
-        m.add_method("peek", |_, _, _path: LuaValue| Ok(LuaValue::Nil));
+        m.add_method("peek", |lua, this, path: LuaValue| {
+            crate::file_cache::peek_value(lua, &this.core, &path, ())
+        });
     }
 }

@@ -9,10 +9,11 @@ use mlua::prelude::*;
 use mlua::{RegistryKey, UserData, UserDataMethods};
 
 use crate::cache_core::{Built, Core, Loader, Memo, Options};
-use crate::fs::{read_file, write_atomic, FileData, FsError, Identity, Timestamp};
+use crate::fs::{read_file, read_file_plain, write_atomic, FileData, FsError, Identity, Timestamp};
 use crate::json;
 use crate::lua_util::{callback_arg, deliver, failure, path_arg};
 use crate::runtime::{Panicked, Runtime};
+use crate::watch::Kind;
 
 /// Default `max_size`: 64 MiB.
 pub const DEFAULT_MAX_SIZE: u64 = 64 * 1024 * 1024;
@@ -44,6 +45,7 @@ pub struct FileRead {
 pub struct FileLoader;
 
 impl Loader for FileLoader {
+    const KIND: Kind = Kind::File;
     type Data = FileRead;
     type Mode = FileMode;
 
@@ -54,6 +56,19 @@ impl Loader for FileLoader {
             FileMode::Json { jsonc } => Some(json::decode(&file.content, jsonc, path)),
         };
         Ok(FileRead { file, json })
+    }
+
+    fn read_watched(
+        path: &[u8],
+        mode: FileMode,
+        max_size: u64,
+    ) -> Result<(FileRead, bool), FsError> {
+        let (file, plain) = read_file_plain(path, max_size)?;
+        let json = match mode {
+            FileMode::Plain => None,
+            FileMode::Json { jsonc } => Some(json::decode(&file.content, jsonc, path)),
+        };
+        Ok((FileRead { file, json }, plain))
     }
 
     fn identity(data: &FileRead) -> (Identity, Timestamp) {
@@ -122,6 +137,20 @@ struct PendingWrite {
 
 /// Writes in flight, per path, in call order (one at a time per path).
 type WriteQueues = Rc<RefCell<HashMap<Vec<u8>, VecDeque<PendingWrite>>>>;
+
+/// `peek(path)`: the cached answer when it needs no I/O, else nil (see [`Core::peek`]).
+pub fn peek_value<L: Loader>(
+    lua: &Lua,
+    core: &Core<L>,
+    path: &LuaValue,
+    mode: L::Mode,
+) -> LuaResult<LuaValue> {
+    let hit = match path {
+        LuaValue::String(s) => core.peek(lua, &s.as_bytes(), mode)?,
+        other => core.peek(lua, &path_arg(other, "peek", 1)?, mode)?,
+    };
+    Ok(hit.and_then(|mut v| v.pop_front()).unwrap_or(LuaValue::Nil))
+}
 
 /// The `FileCache` userdata (wrapped by the Lua class in `src/lua/caches.lua`).
 pub struct FileCache {
@@ -429,6 +458,8 @@ impl UserData for FileCache {
         });
         m.add_method("clear_all", |lua, this, ()| this.core.clear_all(lua));
         m.add_method("stats", |lua, this, ()| this.core.stats_table(lua));
-        m.add_method("peek", |_, _, _path: LuaValue| Ok(LuaValue::Nil));
+        m.add_method("peek", |lua, this, path: LuaValue| {
+            peek_value(lua, &this.core, &path, FileMode::Plain)
+        });
     }
 }

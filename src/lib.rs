@@ -5,11 +5,13 @@
 
 pub mod cache_core;
 pub mod dir_cache;
+pub mod fasthash;
 pub mod file_cache;
 pub mod fs;
 pub mod json;
 pub mod lua_util;
 pub mod runtime;
+pub mod watch;
 
 use std::sync::{Mutex, Once};
 use std::time::{Duration, Instant};
@@ -62,6 +64,20 @@ fn setup(lua: &Lua, opts: Option<LuaTable>) -> LuaResult<()> {
         v => {
             return Err(LuaError::runtime(format!(
                 "bad option 'threads' to 'setup' (integer 1..1024 expected, got {})",
+                lua_util::describe(&v)
+            )))
+        }
+    }
+    match opts.get::<LuaValue>("watch_limit")? {
+        LuaValue::Nil => {}
+        LuaValue::Boolean(false) => rt.watcher().set_limit(0),
+        LuaValue::Integer(n) if n >= 0 => rt.watcher().set_limit(n as usize),
+        LuaValue::Number(n) if n >= 0.0 && n.fract() == 0.0 => {
+            rt.watcher().set_limit(n as usize)
+        }
+        v => {
+            return Err(LuaError::runtime(format!(
+                "bad option 'watch_limit' to 'setup' (non-negative integer or false expected, got {})",
                 lua_util::describe(&v)
             )))
         }
@@ -150,6 +166,12 @@ fn native(lua: &Lua) -> LuaResult<LuaTable> {
             t.set("pending", rt.pending())?;
             t.set("delivered", rt.delivered())?;
             t.set("slice_ms", rt.slice().as_secs_f64() * 1000.0)?;
+            let w = rt.watcher().stats();
+            t.set("watching", w.active)?;
+            t.set("watches", w.watches)?;
+            t.set("watch_limit", w.limit)?;
+            t.set("watched_paths", w.tracked)?;
+            t.set("watch_events", w.events)?;
             Ok(t)
         })?,
     )?;

@@ -25,16 +25,37 @@ pub struct FileData {
 /// syscall; an empty path `ENOENT`. The identity is the one from the fstat before reading, so a
 /// change during the read is seen next time.
 pub fn read_file(path: &[u8], max_size: u64) -> Result<FileData, FsError> {
+    read_file_flags(path, max_size, 0).map(|(data, _)| data)
+}
+
+/// [`read_file`] for the watcher: the last component is not followed if it is a symlink (then
+/// the file is read through it as usual and `plain` is false), and `plain` is also false when
+/// the file has more than one hard link. A plain file's changes all show up as events on its
+/// directory. No extra system call.
+pub fn read_file_plain(path: &[u8], max_size: u64) -> Result<(FileData, bool), FsError> {
+    match read_file_flags(path, max_size, libc::O_NOFOLLOW) {
+        Err(e) if e.code == "ELOOP" => read_file(path, max_size).map(|d| (d, false)),
+        Ok((data, nlink)) => Ok((data, nlink == 1)),
+        Err(e) => Err(e),
+    }
+}
+
+/// The read itself; also returns the link count from the same fstat.
+fn read_file_flags(
+    path: &[u8],
+    max_size: u64,
+    extra_flags: libc::c_int,
+) -> Result<(FileData, u64), FsError> {
     let cpath = c_path(path)?;
     // O_NONBLOCK: opening a FIFO without a writer (or a device that waits) must not block a
     // worker; the fstat below then rejects it. O_NOCTTY: never acquire a controlling terminal.
     let fd = open_fd(
         &cpath,
-        libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY,
+        libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY | extra_flags,
         0,
     )
     .map_err(|e| FsError::from_errno(e, path))?;
-    let identity = fstat_fd(&fd).map_err(|e| FsError::from_errno(e, path))?;
+    let (identity, nlink) = fstat_nlink(&fd).map_err(|e| FsError::from_errno(e, path))?;
     let read_at = now_realtime();
 
     if !identity.is_regular() {
@@ -49,11 +70,14 @@ pub fn read_file(path: &[u8], max_size: u64) -> Result<FileData, FsError> {
     }
 
     let content = read_to_end(&fd, identity.size, max_size, path)?;
-    Ok(FileData {
-        content,
-        identity,
-        read_at,
-    })
+    Ok((
+        FileData {
+            content,
+            identity,
+            read_at,
+        },
+        nlink,
+    ))
     // `fd` is closed on drop, on every path.
 }
 
@@ -61,6 +85,27 @@ pub fn read_file(path: &[u8], max_size: u64) -> Result<FileData, FsError> {
 pub fn stat_path(path: &[u8]) -> Result<Identity, FsError> {
     let cpath = c_path(path)?;
     stat_c(&cpath, true).map_err(|e| FsError::from_errno(e, path))
+}
+
+/// [`stat_path`] for the watcher: lstat first; a symlink is then stat'ed through (plain =
+/// false), a file with several hard links is not plain either.
+pub fn stat_path_plain(path: &[u8]) -> Result<(Identity, bool), FsError> {
+    let cpath = c_path(path)?;
+    // SAFETY: an all-zero `stat` is a valid value of this plain C struct.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `cpath` is NUL-terminated and `st` is writable.
+    if unsafe { libc::lstat(cpath.as_ptr(), &mut st) } != 0 {
+        return Err(FsError::from_errno(last_errno(), path));
+    }
+    let id = Identity::from_stat(&st);
+    #[allow(clippy::unnecessary_cast)]
+    let nlink = st.st_nlink as u64;
+    if id.file_type() == super::identity::ftype::IFLNK {
+        return stat_c(&cpath, true)
+            .map(|id| (id, false))
+            .map_err(|e| FsError::from_errno(e, path));
+    }
+    Ok((id, nlink == 1))
 }
 
 /// Reads `fd` to EOF, never holding more than `max_size + 1` bytes.
@@ -189,6 +234,18 @@ pub(super) fn open_fd(
             return Err(errno);
         }
     }
+}
+
+/// fstat(2) on an open descriptor: identity and link count.
+fn fstat_nlink(fd: &OwnedFd) -> Result<(Identity, u64), i32> {
+    // SAFETY: an all-zero `stat` is a valid value of this plain C struct.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `fd` is open and `st` is writable.
+    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
+        return Err(last_errno());
+    }
+    #[allow(clippy::unnecessary_cast)]
+    Ok((Identity::from_stat(&st), st.st_nlink as u64))
 }
 
 /// fstat(2) on an open descriptor.

@@ -10,7 +10,7 @@ mod waker;
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,6 +20,9 @@ use mlua::prelude::*;
 pub use completion::{Completion, CompletionQueue};
 pub use pool::Pool;
 pub use waker::Waker;
+
+use crate::fasthash::FastMap;
+use crate::watch::Watcher;
 
 /// Payload pushed in place of a result when a job panicked.
 pub struct Panicked;
@@ -37,11 +40,12 @@ pub fn default_threads() -> usize {
 pub struct Runtime {
     pool: Arc<Pool>,
     queue: Arc<CompletionQueue>,
-    handlers: RefCell<HashMap<u64, Handler>>,
+    handlers: RefCell<FastMap<u64, Handler>>,
     backlog: RefCell<VecDeque<Completion>>,
     next_id: Cell<u64>,
     slice: Cell<Duration>,
     delivered: Cell<u64>,
+    watcher: Watcher,
 }
 
 impl Runtime {
@@ -51,11 +55,12 @@ impl Runtime {
         Ok(Runtime {
             pool: Pool::new(default_threads(), Arc::clone(&queue)),
             queue,
-            handlers: RefCell::new(HashMap::new()),
+            handlers: RefCell::new(FastMap::default()),
             backlog: RefCell::new(VecDeque::new()),
             next_id: Cell::new(0),
             slice: Cell::new(Duration::from_millis(2)),
             delivered: Cell::new(0),
+            watcher: Watcher::default(),
         })
     }
 
@@ -120,6 +125,21 @@ impl Runtime {
             queue.push((id, payload));
         }));
         id
+    }
+
+    /// Queues `handler` to run at the next dispatch without any pool work (a result that is
+    /// ready now but must still arrive asynchronously, like a callback hit).
+    pub fn post(&self, handler: Handler) -> u64 {
+        let id = self.next_id.get() + 1;
+        self.next_id.set(id);
+        self.handlers.borrow_mut().insert(id, handler);
+        self.queue.push((id, Box::new(())));
+        id
+    }
+
+    /// The inotify watcher that validates hits without a pool trip.
+    pub fn watcher(&self) -> &Watcher {
+        &self.watcher
     }
 
     /// Forgets the handler of job `id`: its result is dropped when it arrives.

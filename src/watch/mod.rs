@@ -1,0 +1,337 @@
+//! Hit validation through the kernel's change feed (inotify), so an unchanged cached file is
+//! served without a pool round trip.
+//!
+//! Only directories are watched: a directory watch reports, by name, every entry created,
+//! deleted or renamed and every child modified, closed after writing or changed in attributes,
+//! plus its own move or deletion. The protocol, per read of an absolute, normalized path P:
+//! 1. Lua thread, before submitting: [`Watcher::arm`] tracks P and stamps the read with the
+//!    current event generation; it lists the directories on P's chain (its ancestors, and P
+//!    itself for a listing) without a registered watch.
+//! 2. Pool thread, before opening P: [`Plan::setup`] makes sure each of those has a watch
+//!    (added with `IN_ONLYDIR | IN_DONT_FOLLOW`, so a symlinked directory is refused).
+//! 3. The read happens *after* the watches exist: a change that lands before is in what the
+//!    read sees; a change after it queues an event. The file is opened with `O_NOFOLLOW` and
+//!    must have one link (a change through another hard link would be reported to that link's
+//!    directory only); otherwise the read is kept unwatched.
+//! 4. Lua thread, at completion: [`Watcher::complete`] registers the new watches and replays
+//!    events that arrived on them in between; the entry keeps its stamp.
+//! 5. Every hit ([`Watcher::is_clean`]) first drains the inotify descriptor (one `read`, EAGAIN
+//!    when quiet), so any change whose system call returned before the get began is seen.
+//!    Events mark the named path changed; an event on a directory of some tracked chain (it
+//!    was renamed, replaced, deleted, chmod-ed) marks everything below it changed.
+//!
+//! Anything that is not provably covered is simply not watched and keeps stat validation on the
+//! pool: relative or non-normalized paths, symlinks, files with several hard links,
+//! network/FUSE/pseudo file systems, no room for watches (`max_user_watches`, or the configured
+//! `watch_limit`), a queue overflow, no inotify (other systems). Writes through a shared `mmap`
+//! produce no inotify events; that is the one documented gap (stat validation only sees them
+//! once the kernel updates mtime).
+
+#[cfg(target_os = "linux")]
+mod inotify;
+mod table;
+
+use std::cell::{Cell, RefCell};
+use std::sync::Arc;
+
+pub use table::{Kind, Setup};
+
+#[cfg(target_os = "linux")]
+use inotify::Inotify;
+use table::Table;
+
+/// Default bound on watch descriptors per Lua state: a quarter of the per-user kernel limit,
+/// at most 32,768 (editors, language servers and file managers share that limit).
+pub fn default_limit() -> usize {
+    let kernel = std::fs::read_to_string("/proc/sys/fs/inotify/max_user_watches")
+        .ok()
+        .and_then(|s| s.trim().parse::<usize>().ok())
+        .unwrap_or(8192);
+    (kernel / 4).min(32_768)
+}
+
+/// True for paths the watcher can cover: absolute, no empty, "." or ".." component, no trailing
+/// slash (so the chain of directories is exactly the path's prefixes).
+pub fn watchable(path: &[u8]) -> bool {
+    if path.first() != Some(&b'/') {
+        return false;
+    }
+    if path == b"/" {
+        return true;
+    }
+    if path.ends_with(b"/") || path.contains(&0) {
+        return false;
+    }
+    path[1..]
+        .split(|b| *b == b'/')
+        .all(|c| !c.is_empty() && c != b"." && c != b"..")
+}
+
+/// A read's ticket: its stamp plus what its pool job must do before reading.
+pub struct Ticket {
+    /// The event generation when the read was armed.
+    pub stamp: u64,
+    /// The pool-side half.
+    pub plan: Plan,
+}
+
+/// What a pool job does before reading a watched path (Send: plain data + the shared fd).
+pub struct Plan {
+    #[cfg(target_os = "linux")]
+    ino: Arc<Inotify>,
+    kind: Kind,
+    dirs: Vec<Vec<u8>>,
+}
+
+impl Plan {
+    /// Makes sure every directory the read needs is watched (pool thread, before the read).
+    /// A failure leaves the read unwatched, never failed.
+    #[cfg(target_os = "linux")]
+    pub fn setup(&self) -> Setup {
+        let mut s = Setup::default();
+        for dir in &self.dirs {
+            match self.ino.watch_dir(dir) {
+                Ok(wd) => s.dirs.push((dir.clone(), wd)),
+                Err(e) => {
+                    s.no_space = e == libc::ENOSPC;
+                    return s;
+                }
+            }
+        }
+        s.ok = true;
+        s
+    }
+
+    /// Stub: never watched.
+    #[cfg(not(target_os = "linux"))]
+    pub fn setup(&self) -> Setup {
+        Setup::default()
+    }
+
+    /// After the read: keeps the result watched only if it was `plain` (no symlink, one link)
+    /// and on a file system whose changes inotify reports (`dev` from the read's fstat).
+    #[cfg(target_os = "linux")]
+    pub fn confirm(&self, setup: &mut Setup, dev: u64, plain: bool, path: &[u8]) {
+        if setup.ok && (!plain || !self.ino.is_local(dev, path)) {
+            setup.ok = false;
+        }
+    }
+
+    /// Stub.
+    #[cfg(not(target_os = "linux"))]
+    pub fn confirm(&self, _setup: &mut Setup, _dev: u64, _plain: bool, _path: &[u8]) {}
+
+    /// The kind of path this plan covers.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+}
+
+/// Counters for `pool_stats()`.
+#[derive(Default, Clone, Copy, Debug)]
+pub struct WatchStats {
+    /// Watching is possible (inotify available, not disabled).
+    pub active: bool,
+    /// Watch descriptors held.
+    pub watches: usize,
+    /// The bound on them.
+    pub limit: usize,
+    /// Paths tracked.
+    pub tracked: usize,
+    /// Events processed.
+    pub events: u64,
+}
+
+struct Inner {
+    #[cfg(target_os = "linux")]
+    ino: Arc<Inotify>,
+    table: Table,
+    buf: Vec<u8>,
+}
+
+/// The Lua thread's side of watching (one per runtime). Created lazily on the first read.
+pub struct Watcher {
+    inner: RefCell<Option<Inner>>,
+    /// inotify could not be created, or the descriptor failed: never watch again.
+    broken: Cell<bool>,
+    limit: Cell<usize>,
+}
+
+impl Default for Watcher {
+    fn default() -> Self {
+        Watcher::new(default_limit())
+    }
+}
+
+impl Watcher {
+    /// A watcher that holds at most `limit` watches (0: watching off).
+    pub fn new(limit: usize) -> Watcher {
+        Watcher {
+            inner: RefCell::new(None),
+            broken: Cell::new(false),
+            limit: Cell::new(limit),
+        }
+    }
+
+    /// Changes the bound on watches (0 turns watching off for new reads).
+    pub fn set_limit(&self, limit: usize) {
+        self.limit.set(limit);
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> WatchStats {
+        let inner = self.inner.borrow();
+        let mut s = WatchStats {
+            active: !self.broken.get() && self.limit.get() > 0 && cfg!(target_os = "linux"),
+            limit: self.limit.get(),
+            ..WatchStats::default()
+        };
+        if let Some(i) = inner.as_ref() {
+            s.watches = i.table.watches();
+            s.tracked = i.table.tracked();
+            s.events = i.table.events();
+        }
+        s
+    }
+
+    #[cfg(target_os = "linux")]
+    fn ensure(&self) -> bool {
+        if self.broken.get() {
+            return false;
+        }
+        let mut inner = self.inner.borrow_mut();
+        if inner.is_none() {
+            match Inotify::new() {
+                Ok(ino) => {
+                    *inner = Some(Inner {
+                        ino: Arc::new(ino),
+                        table: Table::default(),
+                        buf: vec![0u8; 16 * 1024],
+                    })
+                }
+                Err(_) => {
+                    self.broken.set(true);
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn ensure(&self) -> bool {
+        false
+    }
+
+    /// Starts tracking a read of `path`; None when it cannot be watched (it then keeps stat
+    /// validation). Call right before submitting the read.
+    pub fn arm(&self, path: &[u8], kind: Kind) -> Option<Ticket> {
+        if self.limit.get() == 0 || !watchable(path) || !self.ensure() {
+            return None;
+        }
+        let mut guard = self.inner.borrow_mut();
+        let inner = guard.as_mut()?;
+        if inner.table.watches() + inner.table.inflight() >= self.limit.get() {
+            return None;
+        }
+        let (stamp, dirs) = inner.table.arm(path, kind);
+        Some(Ticket {
+            stamp,
+            plan: Plan {
+                #[cfg(target_os = "linux")]
+                ino: Arc::clone(&inner.ino),
+                kind,
+                dirs,
+            },
+        })
+    }
+
+    /// A read armed with `stamp` is back: registers its watches and returns the stamp its
+    /// entry keeps (the entry then holds the path's reference) or None (unwatched; the
+    /// reference is released here).
+    pub fn complete(&self, path: &[u8], stamp: u64, setup: Setup) -> Option<u64> {
+        let mut guard = self.inner.borrow_mut();
+        let inner = guard.as_mut()?;
+        if setup.no_space {
+            // The kernel is out of watches: stay below what we hold now.
+            self.limit
+                .set(self.limit.get().min(inner.table.watches().saturating_sub(1)));
+        }
+        inner.table.complete(path, stamp, &setup);
+        if !setup.ok {
+            inner.table.release(path);
+            drop(guard);
+            self.flush();
+            return None;
+        }
+        Some(stamp)
+    }
+
+    /// Drops one reference to `path` (entry removed or replaced, read not stored).
+    pub fn release(&self, path: &[u8]) {
+        if let Some(inner) = self.inner.borrow_mut().as_mut() {
+            inner.table.release(path);
+        }
+        self.flush();
+    }
+
+    /// Removes watches nobody needs any more (only while no read is in flight).
+    fn flush(&self) {
+        #[cfg(target_os = "linux")]
+        if let Some(inner) = self.inner.borrow_mut().as_mut() {
+            for (dir, wd) in inner.table.take_removable() {
+                inner.ino.remove(wd);
+                inner.ino.forget_dir(&dir, wd);
+            }
+        }
+    }
+
+    /// Reads and applies every queued event (Lua thread; no Lua calls).
+    pub fn drain(&self) {
+        #[cfg(target_os = "linux")]
+        {
+            let mut guard = self.inner.borrow_mut();
+            let Some(inner) = guard.as_mut() else { return };
+            let Inner { ino, table, buf } = inner;
+            let ok = ino.read_events(buf, |ev| table.event(ev.wd, ev.mask, ev.name));
+            for (dir, wd) in table.take_forgotten() {
+                ino.forget_dir(&dir, wd);
+            }
+            if !ok {
+                table.overflow();
+                self.broken.set(true);
+                self.limit.set(0);
+            }
+        }
+    }
+
+    /// True when an entry of `path` stamped `stamp` is unchanged: drains events first, so every
+    /// change completed before this call is seen.
+    pub fn is_clean(&self, path: &[u8], stamp: u64) -> bool {
+        if self.broken.get() {
+            return false;
+        }
+        self.drain();
+        let guard = self.inner.borrow();
+        guard
+            .as_ref()
+            .is_some_and(|i| i.table.is_clean(path, stamp))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watchable_paths_are_absolute_and_normalized() {
+        assert!(watchable(b"/"));
+        assert!(watchable(b"/a/b.txt"));
+        assert!(!watchable(b"a/b"));
+        assert!(!watchable(b"/a//b"));
+        assert!(!watchable(b"/a/./b"));
+        assert!(!watchable(b"/a/../b"));
+        assert!(!watchable(b"/a/"));
+        assert!(!watchable(b""));
+    }
+}

@@ -1,0 +1,451 @@
+//! Bookkeeping of the watcher (Lua thread only, no syscalls): which paths are tracked, which
+//! directory watches cover them, and when each path last saw an event.
+//!
+//! Only directories are watched: a directory watch reports its entries being created, deleted
+//! or renamed, every child's modify / close-write / attribute change (by name), and its own
+//! move or deletion. A tracked file is covered by the watches of all its ancestors; a tracked
+//! listing by those plus its own.
+//!
+//! Time is a generation counter bumped by every event. A read "armed" at generation `s` (before
+//! its watches were added) stays clean while no event touching its path is processed after `s`.
+//! Events that cannot be attributed yet (their watch was added by a read still in flight) are
+//! logged and replayed against that read's watches when it completes.
+
+use crate::fasthash::FastMap;
+
+/// What a tracked path is: a file (covered by its ancestors' watches) or a directory listing
+/// (covered by its ancestors' and its own).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A regular file read by `FileCache`.
+    File,
+    /// A directory listed by `DirectoryCache`.
+    Dir,
+}
+
+/// What a read's pool-side setup found (see `super::Plan::setup`).
+#[derive(Debug, Default)]
+pub struct Setup {
+    /// Every watch needed is in place, the path has no symlink and one link, and it is on a
+    /// local file system.
+    pub ok: bool,
+    /// Directory watches this read relies on that the Lua thread had not registered when it was
+    /// armed: (directory path, wd).
+    pub dirs: Vec<(Vec<u8>, i32)>,
+    /// The kernel refused a watch for lack of room (ENOSPC: max_user_watches reached).
+    pub no_space: bool,
+}
+
+struct Record {
+    kind: Kind,
+    /// Cache entries plus reads in flight holding this path.
+    refs: u32,
+    /// Generation of the last event that touched this path.
+    changed_at: u64,
+}
+
+#[derive(Default)]
+struct Prefix {
+    /// Tracked records at or below this directory (that need it watched).
+    count: u32,
+    wds: Vec<i32>,
+}
+
+/// Most events kept for reads in flight; past it, those reads count as changed.
+const LOG_CAP: usize = 1 << 16;
+
+/// The watcher's state.
+#[derive(Default)]
+pub struct Table {
+    gen: u64,
+    overflow_at: u64,
+    records: FastMap<Vec<u8>, Record>,
+    prefixes: FastMap<Vec<u8>, Prefix>,
+    dir_wds: FastMap<i32, Vec<u8>>,
+    inflight: usize,
+    log: Vec<(u64, i32)>,
+    log_lost_at: u64,
+    pending_rm: Vec<i32>,
+    /// Watches that died or were dropped, for the pool-side cache: (dir, wd).
+    forgotten: Vec<(Vec<u8>, i32)>,
+    events: u64,
+}
+
+/// The directories whose watches cover `path`: its proper ancestors, plus itself for a listing.
+/// `path` must be absolute and normalized (see `super::watchable`).
+pub fn chain(path: &[u8], kind: Kind) -> impl Iterator<Item = &[u8]> {
+    let ancestors = std::iter::once(&path[..1]).chain(
+        path.iter()
+            .enumerate()
+            .skip(1)
+            .filter(|(_, b)| **b == b'/')
+            .map(move |(i, _)| &path[..i]),
+    );
+    let own = (kind == Kind::Dir && path.len() > 1).then_some(path);
+    ancestors.chain(own)
+}
+
+fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
+    let mut p = Vec::with_capacity(dir.len() + 1 + name.len());
+    p.extend_from_slice(dir);
+    if dir != b"/" {
+        p.push(b'/');
+    }
+    p.extend_from_slice(name);
+    p
+}
+
+fn under(path: &[u8], dir: &[u8]) -> bool {
+    dir == b"/"
+        || path == dir
+        || (path.len() > dir.len() && path.starts_with(dir) && path[dir.len()] == b'/')
+}
+
+impl Table {
+    /// Watch descriptors held.
+    pub fn watches(&self) -> usize {
+        self.dir_wds.len()
+    }
+
+    /// Reads armed and not completed.
+    pub fn inflight(&self) -> usize {
+        self.inflight
+    }
+
+    /// Events processed so far.
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    /// Paths tracked.
+    pub fn tracked(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Starts tracking `path` for a read: returns the read's stamp and the directories of its
+    /// chain that have no registered watch (the read's setup provides them).
+    pub fn arm(&mut self, path: &[u8], kind: Kind) -> (u64, Vec<Vec<u8>>) {
+        let fresh = match self.records.get_mut(path) {
+            Some(r) => {
+                r.refs += 1;
+                false
+            }
+            None => {
+                self.records.insert(
+                    path.to_vec(),
+                    Record {
+                        kind,
+                        refs: 1,
+                        changed_at: 0,
+                    },
+                );
+                true
+            }
+        };
+        let mut need = Vec::new();
+        for dir in chain(path, kind) {
+            let p = match self.prefixes.get_mut(dir) {
+                Some(p) => p,
+                None => self.prefixes.entry(dir.to_vec()).or_default(),
+            };
+            if fresh {
+                p.count += 1;
+            }
+            if p.wds.is_empty() {
+                need.push(dir.to_vec());
+            }
+        }
+        self.inflight += 1;
+        (self.gen, need)
+    }
+
+    /// A read armed with `stamp` finished its setup; registers the watches it relied on and
+    /// replays events on them that arrived since `stamp`. Returns true when the path is watched
+    /// and nothing touched it since `stamp`.
+    pub fn complete(&mut self, path: &[u8], stamp: u64, setup: &Setup) -> bool {
+        self.inflight = self.inflight.saturating_sub(1);
+        for (dir, wd) in &setup.dirs {
+            match self.prefixes.get_mut(dir.as_slice()) {
+                Some(p) => {
+                    if !p.wds.contains(wd) {
+                        p.wds.push(*wd);
+                    }
+                    self.dir_wds.insert(*wd, dir.clone());
+                }
+                None => self.pending_rm.push(*wd),
+            }
+        }
+        let mut changed = stamp < self.log_lost_at || stamp < self.overflow_at;
+        if !changed && !setup.dirs.is_empty() {
+            changed = self
+                .log
+                .iter()
+                .any(|(g, wd)| *g > stamp && setup.dirs.iter().any(|(_, w)| w == wd));
+        }
+        if self.inflight == 0 {
+            self.log.clear();
+        }
+        match self.records.get_mut(path) {
+            Some(r) => {
+                if changed {
+                    r.changed_at = r.changed_at.max(self.gen);
+                }
+                setup.ok && r.changed_at <= stamp
+            }
+            None => false,
+        }
+    }
+
+    /// Drops one reference to `path` (a cache entry went away, or a read is not stored).
+    pub fn release(&mut self, path: &[u8]) {
+        let Some(rec) = self.records.get_mut(path) else {
+            return;
+        };
+        rec.refs -= 1;
+        if rec.refs > 0 {
+            return;
+        }
+        let kind = rec.kind;
+        self.records.remove(path);
+        for dir in chain(path, kind) {
+            if let Some(p) = self.prefixes.get_mut(dir) {
+                p.count = p.count.saturating_sub(1);
+                if p.count == 0 {
+                    let wds = std::mem::take(&mut p.wds);
+                    self.prefixes.remove(dir);
+                    self.pending_rm.extend(wds);
+                }
+            }
+        }
+    }
+
+    /// Watch descriptors no longer needed, once no read is in flight (a read in flight may rely
+    /// on one). Each is returned with its directory.
+    pub fn take_removable(&mut self) -> Vec<(Vec<u8>, i32)> {
+        if self.inflight > 0 || self.pending_rm.is_empty() {
+            return Vec::new();
+        }
+        let mut wds = std::mem::take(&mut self.pending_rm);
+        wds.sort_unstable();
+        wds.dedup();
+        let mut out = Vec::with_capacity(wds.len());
+        for wd in wds {
+            match self.dir_wds.get(&wd) {
+                Some(dir) if self.prefixes.get(dir).is_some_and(|p| p.wds.contains(&wd)) => {}
+                Some(_) => {
+                    let dir = self.dir_wds.remove(&wd).unwrap_or_default();
+                    out.push((dir, wd));
+                }
+                None => out.push((Vec::new(), wd)),
+            }
+        }
+        out
+    }
+
+    /// Watches that died (the kernel dropped them) since the last call: (dir, wd).
+    pub fn take_forgotten(&mut self) -> Vec<(Vec<u8>, i32)> {
+        std::mem::take(&mut self.forgotten)
+    }
+
+    /// True when the entry of `path` stamped `stamp` has seen no event since.
+    pub fn is_clean(&self, path: &[u8], stamp: u64) -> bool {
+        stamp >= self.overflow_at
+            && self
+                .records
+                .get(path)
+                .is_some_and(|r| r.changed_at <= stamp)
+    }
+
+    /// Everything tracked counts as changed (the event queue overflowed, or the descriptor broke).
+    pub fn overflow(&mut self) {
+        self.gen += 1;
+        self.overflow_at = self.gen;
+        self.log_lost_at = self.gen;
+    }
+
+    fn touch_subtree(&mut self, dir: &[u8], g: u64) {
+        for (p, r) in self.records.iter_mut() {
+            if under(p, dir) {
+                r.changed_at = g;
+            }
+        }
+    }
+
+    /// Applies one event.
+    pub fn event(&mut self, wd: i32, mask: u32, name: &[u8]) {
+        self.events += 1;
+        if mask & libc::IN_Q_OVERFLOW != 0 {
+            self.overflow();
+            return;
+        }
+        self.gen += 1;
+        let g = self.gen;
+        if self.inflight > 0 {
+            if self.log.len() < LOG_CAP {
+                self.log.push((g, wd));
+            } else {
+                self.log_lost_at = g;
+            }
+        }
+        let Some(dir) = self.dir_wds.get(&wd).cloned() else {
+            return;
+        };
+        if name.is_empty() {
+            // The directory itself: moved, deleted, unmounted, or its attributes changed.
+            self.touch_subtree(&dir, g);
+            let gone = mask
+                & (libc::IN_IGNORED | libc::IN_DELETE_SELF | libc::IN_MOVE_SELF | libc::IN_UNMOUNT)
+                != 0;
+            if gone {
+                if let Some(p) = self.prefixes.get_mut(dir.as_slice()) {
+                    p.wds.retain(|w| *w != wd);
+                }
+                if mask & libc::IN_IGNORED != 0 {
+                    // The kernel dropped it; its number may be reused: never remove it again.
+                    self.dir_wds.remove(&wd);
+                    self.pending_rm.retain(|w| *w != wd);
+                } else {
+                    // Still alive, but watching an inode that is no longer at `dir`.
+                    self.pending_rm.push(wd);
+                }
+                self.forgotten.push((dir, wd));
+            }
+            return;
+        }
+        let child = join(&dir, name);
+        if let Some(r) = self.records.get_mut(child.as_slice()) {
+            r.changed_at = g;
+        }
+        if self.prefixes.contains_key(child.as_slice()) {
+            // A directory on some tracked path was renamed, replaced, deleted or chmod-ed.
+            self.touch_subtree(&child, g);
+        }
+        let entry_change =
+            mask & (libc::IN_CREATE | libc::IN_DELETE | libc::IN_MOVED_FROM | libc::IN_MOVED_TO)
+                != 0;
+        if entry_change {
+            if let Some(r) = self.records.get_mut(dir.as_slice()) {
+                if r.kind == Kind::Dir {
+                    r.changed_at = g;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup(dirs: &[(&str, i32)]) -> Setup {
+        Setup {
+            ok: true,
+            dirs: dirs.iter().map(|(d, w)| (d.as_bytes().to_vec(), *w)).collect(),
+            no_space: false,
+        }
+    }
+
+    fn chain_of(p: &'static [u8], k: Kind) -> Vec<&'static [u8]> {
+        chain(p, k).collect()
+    }
+
+    #[test]
+    fn chain_lists_ancestors_and_listing_self() {
+        assert_eq!(
+            chain_of(b"/a/b/c.txt", Kind::File),
+            vec![&b"/"[..], b"/a", b"/a/b"]
+        );
+        assert_eq!(chain_of(b"/a/b", Kind::Dir), vec![&b"/"[..], b"/a", b"/a/b"]);
+        assert_eq!(chain_of(b"/", Kind::Dir), vec![&b"/"[..]]);
+        assert_eq!(chain_of(b"/f", Kind::File), vec![&b"/"[..]]);
+    }
+
+    #[test]
+    fn child_event_after_stamp_makes_entry_dirty() {
+        let mut t = Table::default();
+        let (s, need) = t.arm(b"/a/f", Kind::File);
+        assert_eq!(need, vec![b"/".to_vec(), b"/a".to_vec()]);
+        assert!(t.complete(b"/a/f", s, &setup(&[("/", 1), ("/a", 2)])));
+        assert!(t.is_clean(b"/a/f", s));
+        t.event(2, libc::IN_MODIFY, b"g");
+        assert!(t.is_clean(b"/a/f", s));
+        t.event(2, libc::IN_MODIFY, b"f");
+        assert!(!t.is_clean(b"/a/f", s));
+    }
+
+    #[test]
+    fn event_during_flight_on_new_watch_is_replayed() {
+        let mut t = Table::default();
+        let (s, _) = t.arm(b"/a/f", Kind::File);
+        t.event(7, libc::IN_MODIFY, b"f"); // wd 7 not registered yet
+        assert!(!t.complete(b"/a/f", s, &setup(&[("/a", 7)])));
+    }
+
+    #[test]
+    fn second_read_needs_no_new_watch() {
+        let mut t = Table::default();
+        let (s, _) = t.arm(b"/a/f", Kind::File);
+        t.complete(b"/a/f", s, &setup(&[("/", 1), ("/a", 2)]));
+        let (s2, need) = t.arm(b"/a/g", Kind::File);
+        assert!(need.is_empty());
+        assert!(t.complete(b"/a/g", s2, &setup(&[])));
+    }
+
+    #[test]
+    fn rename_of_ancestor_touches_everything_below() {
+        let mut t = Table::default();
+        let (s, _) = t.arm(b"/a/b/f", Kind::File);
+        assert!(t.complete(b"/a/b/f", s, &setup(&[("/", 1), ("/a", 2), ("/a/b", 3)])));
+        t.event(1, libc::IN_CREATE, b"unrelated");
+        assert!(t.is_clean(b"/a/b/f", s));
+        t.event(1, libc::IN_MOVED_FROM, b"a");
+        assert!(!t.is_clean(b"/a/b/f", s));
+    }
+
+    #[test]
+    fn listing_changes_on_entry_events_only() {
+        let mut t = Table::default();
+        let (s, need) = t.arm(b"/d", Kind::Dir);
+        assert_eq!(need.len(), 2);
+        assert!(t.complete(b"/d", s, &setup(&[("/", 1), ("/d", 2)])));
+        t.event(2, libc::IN_ATTRIB, b"x");
+        t.event(2, libc::IN_MODIFY, b"x");
+        assert!(t.is_clean(b"/d", s));
+        t.event(2, libc::IN_CREATE, b"x");
+        assert!(!t.is_clean(b"/d", s));
+    }
+
+    #[test]
+    fn dead_directory_watch_is_forgotten() {
+        let mut t = Table::default();
+        let (s, _) = t.arm(b"/a/f", Kind::File);
+        t.complete(b"/a/f", s, &setup(&[("/", 1), ("/a", 2)]));
+        t.event(2, libc::IN_DELETE_SELF, b"");
+        t.event(2, libc::IN_IGNORED, b"");
+        assert!(!t.is_clean(b"/a/f", s));
+        assert_eq!(t.take_forgotten().len(), 2);
+        let (_, need) = t.arm(b"/a/f", Kind::File);
+        assert_eq!(need, vec![b"/a".to_vec()]);
+    }
+
+    #[test]
+    fn released_paths_free_their_watches_once_idle() {
+        let mut t = Table::default();
+        let (s, _) = t.arm(b"/a/f", Kind::File);
+        t.complete(b"/a/f", s, &setup(&[("/", 1), ("/a", 2)]));
+        t.release(b"/a/f");
+        let rm: Vec<i32> = t.take_removable().into_iter().map(|(_, w)| w).collect();
+        assert_eq!(rm, vec![1, 2]);
+        assert_eq!(t.watches(), 0);
+        assert_eq!(t.tracked(), 0);
+    }
+
+    #[test]
+    fn overflow_dirties_everything() {
+        let mut t = Table::default();
+        let (s, _) = t.arm(b"/a/f", Kind::File);
+        t.complete(b"/a/f", s, &setup(&[("/", 1), ("/a", 2)]));
+        t.event(-1, libc::IN_Q_OVERFLOW, b"");
+        assert!(!t.is_clean(b"/a/f", s));
+    }
+}
