@@ -172,6 +172,7 @@ fn native(lua: &Lua) -> LuaResult<LuaTable> {
             t.set("watch_limit", w.limit)?;
             t.set("watched_paths", w.tracked)?;
             t.set("watch_events", w.events)?;
+            t.set("watch_inflight", w.inflight)?;
             Ok(t)
         })?,
     )?;

@@ -32,6 +32,7 @@ mod inotify;
 mod table;
 
 use std::cell::{Cell, RefCell};
+use std::time::{Duration, Instant};
 use std::sync::Arc;
 
 pub use table::{Kind, Setup};
@@ -39,6 +40,9 @@ pub use table::{Kind, Setup};
 #[cfg(target_os = "linux")]
 use inotify::Inotify;
 use table::Table;
+
+/// How old a drain may be before a read in a new directory drains again.
+const STALE: Duration = Duration::from_millis(1);
 
 /// Default bound on watch descriptors per Lua state: a quarter of the per-user kernel limit,
 /// at most 32,768 (editors, language servers and file managers share that limit).
@@ -140,6 +144,8 @@ pub struct WatchStats {
     pub tracked: usize,
     /// Events processed.
     pub events: u64,
+    /// Reads armed and not completed.
+    pub inflight: usize,
 }
 
 struct Inner {
@@ -155,6 +161,8 @@ pub struct Watcher {
     /// inotify could not be created, or the descriptor failed: never watch again.
     broken: Cell<bool>,
     limit: Cell<usize>,
+    /// When the descriptor was last drained.
+    drained_at: Cell<Option<Instant>>,
 }
 
 impl Default for Watcher {
@@ -170,6 +178,7 @@ impl Watcher {
             inner: RefCell::new(None),
             broken: Cell::new(false),
             limit: Cell::new(limit),
+            drained_at: Cell::new(None),
         }
     }
 
@@ -190,6 +199,7 @@ impl Watcher {
             s.watches = i.table.watches();
             s.tracked = i.table.tracked();
             s.events = i.table.events();
+            s.inflight = i.table.inflight();
         }
         s
     }
@@ -234,7 +244,16 @@ impl Watcher {
         if inner.table.watches() + inner.table.inflight() >= self.limit.get() {
             return None;
         }
-        let (stamp, dirs) = inner.table.arm(path, kind);
+        let (mut stamp, dirs) = inner.table.arm(path, kind);
+        drop(guard);
+        if !dirs.is_empty() && self.drained_at.get().is_none_or(|t| t.elapsed() > STALE) {
+            // A new directory: events about it (its creation, say) may still be queued from
+            // before this read; apply them first so they do not count as changes after it.
+            self.drain();
+            stamp = self.inner.borrow().as_ref().map_or(stamp, |i| i.table.generation());
+        }
+        let guard = self.inner.borrow();
+        let inner = guard.as_ref()?;
         Some(Ticket {
             stamp,
             plan: Plan {
@@ -294,6 +313,7 @@ impl Watcher {
             let Some(inner) = guard.as_mut() else { return };
             let Inner { ino, table, buf } = inner;
             let ok = ino.read_events(buf, |ev| table.event(ev.wd, ev.mask, ev.name));
+            self.drained_at.set(Some(Instant::now()));
             for (dir, wd) in table.take_forgotten() {
                 ino.forget_dir(&dir, wd);
             }

@@ -102,6 +102,11 @@ fn under(path: &[u8], dir: &[u8]) -> bool {
 }
 
 impl Table {
+    /// Current generation (a read armed now is stamped with it).
+    pub fn generation(&self) -> u64 {
+        self.gen
+    }
+
     /// Watch descriptors held.
     pub fn watches(&self) -> usize {
         self.dir_wds.len()
