@@ -7,27 +7,12 @@ use mlua::{UserData, UserDataMethods};
 
 use crate::cache_core::{Built, Core, Loader, Memo, Options};
 use crate::file_cache::DEFAULT_MAX_SIZE;
-use crate::fs::{read_dir, DirListing, EntryKind, FsError, Identity, Timestamp};
+use crate::fs::{read_dir, DirListing, FsError, Identity, Timestamp};
 use crate::lua_util::{callback_arg, path_arg};
 use crate::watch::Kind;
 
 /// The directory half of the cache engine.
 pub struct DirLoader;
-
-const KINDS: [EntryKind; 8] = [
-    EntryKind::File,
-    EntryKind::Directory,
-    EntryKind::Link,
-    EntryKind::Fifo,
-    EntryKind::Socket,
-    EntryKind::Char,
-    EntryKind::Block,
-    EntryKind::Unknown,
-];
-
-fn kind_index(k: EntryKind) -> usize {
-    KINDS.iter().position(|x| *x == k).unwrap_or(7)
-}
 
 impl Loader for DirLoader {
     const KIND: Kind = Kind::Dir;
@@ -43,24 +28,8 @@ impl Loader for DirLoader {
     }
 
     fn build(lua: &Lua, path: &[u8], data: DirListing, _mode: ()) -> LuaResult<Built> {
-        let kinds = KINDS
-            .iter()
-            .map(|k| lua.create_string(k.as_str()))
-            .collect::<LuaResult<Vec<_>>>()?;
-        let list = lua.create_table_with_capacity(data.entries.len(), 0)?;
-        let mut bytes = 0u64;
-        for (i, e) in data.entries.iter().enumerate() {
-            let t = lua.create_table_with_capacity(0, 2)?;
-            t.raw_set("name", lua.create_string(&e.name)?)?;
-            t.raw_set("type", &kinds[kind_index(e.kind)])?;
-            list.raw_set(i + 1, t)?;
-            bytes += e.name.len() as u64;
-        }
-        let t = lua.create_table_with_capacity(0, 4)?;
-        t.raw_set("path", lua.create_string(path)?)?;
-        t.raw_set("mtime", data.identity.mtime.sec)?;
-        t.raw_set("mtime_nsec", data.identity.mtime.nsec)?;
-        t.raw_set("entries", list)?;
+        let t = crate::entry_table::listing(lua, path, &data.identity, &data.entries)?;
+        let bytes = data.entries.iter().map(|e| e.name.len() as u64).sum();
         Ok(Built {
             table: t,
             bytes,

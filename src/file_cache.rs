@@ -77,12 +77,7 @@ impl Loader for FileLoader {
 
     fn build(lua: &Lua, path: &[u8], data: FileRead, mode: FileMode) -> LuaResult<Built> {
         let id = data.file.identity;
-        let t = lua.create_table_with_capacity(0, 7)?;
-        t.raw_set("path", lua.create_string(path)?)?;
-        t.raw_set("content", lua.create_string(&data.file.content)?)?;
-        t.raw_set("mtime", id.mtime.sec)?;
-        t.raw_set("mtime_nsec", id.mtime.nsec)?;
-        t.raw_set("size", data.file.content.len() as i64)?;
+        let t = crate::entry_table::file_entry(lua, path, &data.file.content, &id)?;
         let mut memo = 0;
         let mut failure = None;
         match (data.json, mode) {

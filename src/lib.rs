@@ -5,6 +5,7 @@
 
 pub mod cache_core;
 pub mod dir_cache;
+pub mod entry_table;
 pub mod fasthash;
 pub mod file_cache;
 pub mod fs;

@@ -15,6 +15,22 @@ use super::completion::CompletionQueue;
 /// A unit of pool work: runs on a worker, pushes its own completion.
 pub type Job = Box<dyn FnOnce(&CompletionQueue) + Send>;
 
+/// Nice value of worker threads (Linux): I/O workers yield the CPU to the thread that runs
+/// the editor's loop. On one core (or a busy machine) a burst of reads at normal priority takes
+/// most of the CPU from that thread and its timers stall; at this weight (110 vs 1024) the Lua
+/// thread wins the CPU whenever it has work, and the workers still progress under load.
+pub const WORKER_NICE: i32 = 10;
+
+/// Lowers the calling worker thread's priority (best effort; Linux sets nice per thread).
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain syscalls on the calling thread's own id.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, WORKER_NICE);
+    }
+}
+
 /// How long a worker waits for work before its thread exits.
 pub const IDLE_EXIT: Duration = Duration::from_secs(5);
 
@@ -141,6 +157,7 @@ impl Pool {
     }
 
     fn work_loop(&self) {
+        lower_priority();
         let mut st = self.lock();
         loop {
             if st.threads > st.limit {

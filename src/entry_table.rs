@@ -1,0 +1,92 @@
+//! Building the entry and listing tables handed to Lua, through the raw C API in one protected
+//! call each. The high-level `Table::raw_set` costs a protected call, a key conversion and
+//! several stack checks per field; profiles showed table building as the largest main-thread
+//! cost of a cold read (~12k instructions per 2 KiB entry, 10,000-entry listings in
+//! milliseconds). Here a field costs a push and a `lua_setfield`.
+
+use std::ffi::CStr;
+
+use mlua::ffi;
+use mlua::prelude::*;
+
+use crate::fs::{DirEntry, EntryKind, Identity};
+
+const KINDS: [EntryKind; 8] = [
+    EntryKind::File,
+    EntryKind::Directory,
+    EntryKind::Link,
+    EntryKind::Fifo,
+    EntryKind::Socket,
+    EntryKind::Char,
+    EntryKind::Block,
+    EntryKind::Unknown,
+];
+
+fn kind_index(k: EntryKind) -> i32 {
+    KINDS.iter().position(|x| *x == k).unwrap_or(7) as i32
+}
+
+unsafe fn push_bytes(l: *mut ffi::lua_State, b: &[u8]) {
+    ffi::lua_pushlstring(l, b.as_ptr().cast(), b.len());
+}
+
+unsafe fn set_int(l: *mut ffi::lua_State, key: &CStr, v: i64) {
+    ffi::lua_pushinteger(l, v as ffi::lua_Integer);
+    ffi::lua_setfield(l, -2, key.as_ptr());
+}
+
+/// `{ path, content, mtime, mtime_nsec, size }` of a file read.
+pub fn file_entry(lua: &Lua, path: &[u8], content: &[u8], id: &Identity) -> LuaResult<LuaTable> {
+    // SAFETY: the closure runs inside mlua's protected call on the Lua thread with room for the
+    // values it pushes (2 at a time); it leaves exactly the new table on the stack. A Lua error
+    // (out of memory) unwinds to that protected call; the closure owns nothing that needs drop.
+    unsafe {
+        lua.exec_raw((), |l| {
+            ffi::lua_createtable(l, 0, 7);
+            push_bytes(l, path);
+            ffi::lua_setfield(l, -2, c"path".as_ptr());
+            push_bytes(l, content);
+            ffi::lua_setfield(l, -2, c"content".as_ptr());
+            set_int(l, c"mtime", id.mtime.sec);
+            set_int(l, c"mtime_nsec", id.mtime.nsec);
+            set_int(l, c"size", content.len() as i64);
+        })
+    }
+}
+
+/// `{ path, mtime, mtime_nsec, entries = { {name=, type=}, ... } }` of a directory listing.
+pub fn listing(lua: &Lua, path: &[u8], id: &Identity, entries: &[DirEntry]) -> LuaResult<LuaTable> {
+    // SAFETY: as in `file_entry`; the stack holds the 8 type words, the listing, the entries
+    // array and one entry table at a time (checked below); exactly the listing table is left.
+    unsafe {
+        lua.exec_raw((), |l| {
+            if ffi::lua_checkstack(l, 16) == 0 {
+                ffi::luaL_error(l, c"fscache: Lua stack exhausted".as_ptr());
+            }
+            let base = ffi::lua_gettop(l);
+            for k in KINDS {
+                push_bytes(l, k.as_str().as_bytes());
+            }
+            ffi::lua_createtable(l, 0, 4);
+            let out = ffi::lua_gettop(l);
+            push_bytes(l, path);
+            ffi::lua_setfield(l, out, c"path".as_ptr());
+            set_int(l, c"mtime", id.mtime.sec);
+            set_int(l, c"mtime_nsec", id.mtime.nsec);
+            let n = i32::try_from(entries.len()).unwrap_or(i32::MAX);
+            ffi::lua_createtable(l, n, 0);
+            for (i, e) in entries.iter().enumerate() {
+                ffi::lua_createtable(l, 0, 2);
+                push_bytes(l, &e.name);
+                ffi::lua_setfield(l, -2, c"name".as_ptr());
+                ffi::lua_pushvalue(l, base + 1 + kind_index(e.kind));
+                ffi::lua_setfield(l, -2, c"type".as_ptr());
+                ffi::lua_rawseti(l, -2, (i + 1) as _);
+            }
+            ffi::lua_setfield(l, out, c"entries".as_ptr());
+            // Leave only the listing.
+            ffi::lua_replace(l, base + 1);
+            ffi::lua_settop(l, base + 1);
+        })
+    }
+}
