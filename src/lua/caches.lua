@@ -76,7 +76,7 @@ function FileCache:get_async(path)
     return hit
   end
   return await.await(function(cb)
-    n:get(path, cb)
+    return n, n:get(path, cb)
   end, "get_async", "get", "get_sync")
 end
 
@@ -102,7 +102,7 @@ function FileCache:get_json_async(path, opts)
   local n = check_self(self, FileCache, "get_json_async")
   path = check_path(path, "get_json_async")
   return await.await(function(cb)
-    n:get_json(path, opts, cb)
+    return n, n:get_json(path, opts, cb)
   end, "get_json_async", "get_json", "get_json_sync")
 end
 
@@ -200,7 +200,7 @@ function DirectoryCache:get_async(path)
     return hit
   end
   return await.await(function(cb)
-    n:get(path, cb)
+    return n, n:get(path, cb)
   end, "get_async", "get", "get_sync")
 end
 
