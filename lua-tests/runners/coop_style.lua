@@ -105,6 +105,33 @@ function M.spawn(tf, ...)
   return t
 end
 
+---`cb_to_tf(f)`: a task function from a callback function whose callback comes FIRST,
+---`f(cb, ...)`. A synchronous callback returns at once; otherwise the task yields and the
+---callback resumes it through `resume`. A late callback after a cancel is ignored.
+function M.cb_to_tf(f)
+  return function(...)
+    local this = assert(M.running(), "The result of cb_to_tf must be called within a task.")
+    local status, ret = "running", nil
+    f(function(...)
+      if status == "cancelled" then
+        return
+      end
+      status, ret = "done", pack(...)
+      if M.status(this) == "suspended" then
+        M.resume(this)
+      end
+    end, ...)
+    if status == "running" then
+      local ok, err = M.pyield()
+      if not ok then
+        status = "cancelled"
+        error(err, 0)
+      end
+    end
+    return unpack(ret, 1, ret.n)
+  end
+end
+
 function M.install()
   package.loaded["coop.task"] = M
 end

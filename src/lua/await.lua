@@ -186,6 +186,21 @@ function M.begin(start, on_result)
   end
 end
 
+-- Raises msg blaming the first caller outside fscache's own chunks (tail calls into await
+-- make a fixed level wrong on some hosts).
+local function blame(msg)
+  local level = 2
+  local getinfo = type(debug) == "table" and debug.getinfo or nil
+  while getinfo do
+    local info = getinfo(level, "S")
+    if info == nil or (info.what ~= "tail" and not info.source:find("^=fscache/")) then
+      break
+    end
+    level = level + 1
+  end
+  error(msg, level)
+end
+
 local function outside_error(name, cb_name, sync_name)
   return ("fscache: %s must be called inside a coroutine (for example one started by fscache.run); "
     .. "from plain code use %s(..., callback) or %s(...)"):format(name, cb_name, sync_name)
@@ -255,12 +270,12 @@ end
 function M.await(start, name, cb_name, sync_name)
   local co, ismain = coroutine.running()
   if co == nil or ismain then
-    error(outside_error(name, cb_name, sync_name), 3)
+    blame(outside_error(name, cb_name, sync_name))
   end
   if not can_yield() then
-    error(("fscache: %s cannot yield here (C-call boundary: inside pcall/xpcall on PUC Lua 5.1, "
+    blame(("fscache: %s cannot yield here (C-call boundary: inside pcall/xpcall on PUC Lua 5.1, "
       .. "a table.sort comparator, a gsub callback or a metamethod); use %s(..., callback) or %s(...)")
-      :format(name, cb_name, sync_name), 3)
+      :format(name, cb_name, sync_name))
   end
   -- (a) fscache.run: it calls start(step) and resumes with the results.
   if own[co] then
