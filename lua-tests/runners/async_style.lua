@@ -144,13 +144,16 @@ function M.pawait(...)
   return pcall(M.await, ...)
 end
 
-function M.install()
-  package.loaded["async"] = M
+---Registers as package.loaded[name] (default "async", async.nvim's name; "vim.async" is core's).
+function M.install(name)
+  M.installed_as = name or "async"
+  package.loaded[M.installed_as] = M
 end
 
 function M.uninstall()
-  if package.loaded["async"] == M then
-    package.loaded["async"] = nil
+  local name = M.installed_as or "async"
+  if package.loaded[name] == M then
+    package.loaded[name] = nil
   end
 end
 

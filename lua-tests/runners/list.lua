@@ -59,6 +59,14 @@ return {
     uninstall = async.uninstall,
   },
   {
+    name = "vim.async-style task (as package.loaded['vim.async'])",
+    start = async.start,
+    install = function()
+      async.install("vim.async")
+    end,
+    uninstall = async.uninstall,
+  },
+  {
     name = "vim._async-style",
     start = private.start,
     count = function()
