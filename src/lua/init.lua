@@ -39,6 +39,17 @@ function M.setup(opts)
   native.setup(opts)
 end
 
+---Suspends the running coroutine until `start(done)` calls `done(...)`, then returns those
+---values. Works under the same runners as the *_async methods (a generic leaf).
+---@param start fun(done: fun(...))
+---@return ...
+function M.await(start)
+  if not await.is_callable(start) then
+    error("bad argument #1 to 'await' (function expected, got " .. type(start) .. ")", 2)
+  end
+  return await.await(start, "fscache.await", "a callback API", "fscache.block_on")
+end
+
 ---Runtime counters: threads, running, queued, pending, delivered, slice_ms.
 function M.pool_stats()
   return native.pool_stats()
