@@ -252,3 +252,29 @@ describe("a task cancelled while waiting in get_async", function()
     end)
   end
 end)
+
+describe("fscache.await (generic leaf) in a cancelled task", function()
+  before_each(function()
+    coop.install()
+  end)
+  after_each(function()
+    coop.uninstall()
+  end)
+
+  it("ignores what the user's start returns and drops the late done(...)", function()
+    local late
+    local reports = capture_reports(function()
+      local task = coop.spawn(function()
+        fscache.await(function(done)
+          late = done
+          return { cancel = error }, 7 -- looks like a native waiter; must never be used as one
+        end)
+        error("must not run")
+      end)
+      task:cancel()
+      assert.are.equal("cancelled", task.future.error)
+      late("too late")
+    end)
+    assert.are.same({}, reports)
+  end)
+end)

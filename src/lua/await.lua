@@ -139,11 +139,11 @@ M.pcall_yields = jit ~= nil or _VERSION ~= "Lua 5.1"
 shared.adapters = shared.adapters or {}
 local adapters = shared.adapters
 
----Registers a runner adapter, tried in order before the generic fallback. `fn(co, start)`
+---Registers a runner adapter, tried in order before the generic fallback. `fn(co, start, native)`
 ---returns false when `co` is not driven by its runner; otherwise it waits for `start`'s result
----and returns `true, results...`.
+---(through `M.begin(start, on_result, native)`) and returns `true, results...`.
 ---@param name string
----@param fn fun(co: thread, start: fun(cb: function): any, any): boolean, ...
+---@param fn fun(co: thread, start: fun(cb: function): any, native: any): boolean, ...
 function M.add_adapter(name, fn)
   for i, a in ipairs(adapters) do
     if a.name == name then
@@ -154,17 +154,19 @@ function M.add_adapter(name, fn)
   adapters[#adapters + 1] = { name = name, fn = fn }
 end
 
----Starts an operation whose callback can be withdrawn. `start(cb)` begins it and may return
----`obj, id` such that `obj:cancel(id)` drops the request natively (the cache's waiter);
----`on_result(...)` runs at most once. Returns `cancel()`: after it, a late result is dropped,
----the callback and everything it holds (coroutine, runner state) are released, and the native
----waiter is removed. `cancel()` returns false when the result had already arrived.
----@param start fun(cb: function): any, any
+---Starts an operation whose callback can be withdrawn. `start(cb)` begins it; when `native` is
+---given, start returns the waiter id for `native:cancel(id)` (a cache userdata), otherwise what
+---it returns is ignored. `on_result(...)` runs at most once. Returns `cancel()`: after it, a late
+---result is dropped, the callback and everything it holds (coroutine, runner state) are
+---released, and the native waiter is removed. `cancel()` returns false when the result had
+---already arrived.
+---@param start fun(cb: function): any
 ---@param on_result function
+---@param native? { cancel: fun(self, id: integer): boolean }
 ---@return fun(): boolean cancel
-function M.begin(start, on_result)
+function M.begin(start, on_result, native)
   local armed = true
-  local obj, id = start(function(...)
+  local id = start(function(...)
     if not armed then
       return
     end
@@ -179,8 +181,8 @@ function M.begin(start, on_result)
     end
     armed = false
     on_result = nil
-    if obj ~= nil and id ~= nil then
-      obj:cancel(id)
+    if native ~= nil and id ~= nil then
+      native:cancel(id)
     end
     return true
   end
@@ -246,28 +248,30 @@ end
 
 -- Tries adapters i, i+1, ... then the fallback, without allocating per adapter.
 local try_adapter
-local function settle(i, co, start, handled, ...)
+local function settle(i, co, start, native, handled, ...)
   if handled then
     return ...
   end
-  return try_adapter(i + 1, co, start)
+  return try_adapter(i + 1, co, start, native)
 end
-try_adapter = function(i, co, start)
+try_adapter = function(i, co, start, native)
   local a = adapters[i]
   if a == nil then
     return fallback(co, start)
   end
-  return settle(i, co, start, a.fn(co, start))
+  return settle(i, co, start, native, a.fn(co, start, native))
 end
 
 ---Suspends the running coroutine until `start`'s callback fires, under whichever runner drives it.
----`start(cb)` begins the operation (optionally returning `obj, id` for `obj:cancel(id)`);
----`cb(...)` is called later, once, on the main thread.
----@param start fun(cb: function): any, any
+---`start(cb)` begins the operation; `cb(...)` is called later, once, on the main thread. With
+---`native` (a cache userdata), start returns its waiter id, so a cancelled task can withdraw it
+---with `native:cancel(id)`.
+---@param start fun(cb: function): any
 ---@param name string method name for error messages
 ---@param cb_name string callback alternative
 ---@param sync_name string blocking alternative
-function M.await(start, name, cb_name, sync_name)
+---@param native? { cancel: fun(self, id: integer): boolean }
+function M.await(start, name, cb_name, sync_name, native)
   local co, ismain = coroutine.running()
   if co == nil or ismain then
     blame(outside_error(name, cb_name, sync_name))
@@ -282,7 +286,7 @@ function M.await(start, name, cb_name, sync_name)
     return coroutine.yield(start, 1)
   end
   -- (b..d) runners that must be detected (nio, coop, vim.async), then (e).
-  return try_adapter(1, co, start)
+  return try_adapter(1, co, start, native)
 end
 
 local function describe_yield(r)

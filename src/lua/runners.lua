@@ -60,7 +60,7 @@ local function coop_wait(ct)
   return true, ct.yield()
 end
 
-await.add_adapter("coop", function(co, start)
+await.add_adapter("coop", function(co, start, native)
   local ct = loaded["coop.task"]
   if type(ct) ~= "table" or type(ct.running) ~= "function" or type(ct.resume) ~= "function" then
     return false
@@ -75,7 +75,7 @@ await.add_adapter("coop", function(co, start)
     if coroutine.status(co) == "suspended" then
       ct.resume(task)
     end
-  end)
+  end, native)
   while not done do
     local ok, err = coop_wait(ct)
     if not ok then
@@ -93,7 +93,7 @@ end)
 -- recognised by the yield failing instead ("attempt to yield across ... C-call boundary": the
 -- context check passed), and await is then called directly. The awaitable returns a closable:
 -- Task:close() while waiting withdraws the request and lets the task finish "closed".
-await.add_adapter("vim.async", function(_, start)
+await.add_adapter("vim.async", function(_, start, native)
   local va = loaded["vim.async"] or loaded["async"]
   if va == nil and await.in_nvim then
     va = rawget(vim, "async")
@@ -104,7 +104,7 @@ await.add_adapter("vim.async", function(_, start)
   local started = false
   local function awaitable(cb)
     started = true
-    local cancel = await.begin(start, cb)
+    local cancel = await.begin(start, cb, native)
     return {
       close = function(_, done)
         cancel()
