@@ -247,6 +247,29 @@ describe("detection", function()
     assert.are.equal("hello", res[1].content)
   end)
 
+  it("a coroutine found not to be an async.nvim-style task is not probed again", function()
+    local probes = 0
+    package.loaded["async"] = setmetatable({
+      await = function(...)
+        probes = probes + 1
+        return async.await(...)
+      end,
+    }, { __index = async })
+    local got
+    drivers.bare.start(function()
+      files:get_async(dir .. "/a.txt")
+      files:invalidate(dir .. "/a.txt")
+      return files:get_async(dir .. "/a.txt")
+    end, function(e)
+      got = e
+    end)
+    assert.is_true(wait_until(function()
+      return got ~= nil
+    end))
+    assert.are.equal("hello", got.content)
+    assert.are.equal(1, probes)
+  end)
+
   it("an nio without current_task fails loudly at once (Async internal error), never hangs", function()
     package.loaded["nio"] = { run = nio.run }
     local ok, err = pcall(nio.run, function()

@@ -135,7 +135,7 @@ M.can_yield = can_yield
 -- True where pcall can yield (LuaJIT, 5.2+): adapters that must probe under pcall need it.
 M.pcall_yields = jit ~= nil or _VERSION ~= "Lua 5.1"
 
--- Adapters for runners that need detection: fn(co, start) -> handled, ... (see runners.lua).
+-- Adapters for runners that need detection: fn(co, start, native) -> handled, ... (runners.lua).
 shared.adapters = shared.adapters or {}
 local adapters = shared.adapters
 

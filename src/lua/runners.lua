@@ -7,7 +7,7 @@
 -- (one table lookup when it is not loaded), never requires anything, and claims the coroutine
 -- only when the runner says it owns the *current* coroutine.
 
-local await = ...
+local await, shared = ...
 
 local unpack = table.unpack or unpack
 local pack = await.pack
@@ -93,7 +93,15 @@ end)
 -- recognised by the yield failing instead ("attempt to yield across ... C-call boundary": the
 -- context check passed), and await is then called directly. The awaitable returns a closable:
 -- Task:close() while waiting withdraws the request and lets the task finish "closed".
-await.add_adapter("vim.async", function(_, start, native)
+-- async.nvim registers a task's thread when it creates it, so a coroutine found not to be a
+-- task never becomes one: that answer is remembered (weak keys) and the probe not repeated.
+shared.not_async_task = shared.not_async_task or setmetatable({}, { __mode = "k" })
+local not_async_task = shared.not_async_task
+
+await.add_adapter("vim.async", function(co, start, native)
+  if not_async_task[co] then
+    return false
+  end
   local va = loaded["vim.async"] or loaded["async"]
   if va == nil and await.in_nvim then
     va = rawget(vim, "async")
@@ -125,6 +133,7 @@ await.add_adapter("vim.async", function(_, start, native)
   if msg:find("yield across", 1, true) then
     return true, va.await(1, awaitable)
   elseif msg:find("async context", 1, true) then
+    not_async_task[co] = true
     return false
   end
   error(r[2], 0) -- e.g. "closed": the task is closing
