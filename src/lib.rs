@@ -4,3 +4,4 @@
 //! the public module.
 
 pub mod fs;
+pub mod json;
