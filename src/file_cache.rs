@@ -70,11 +70,13 @@ impl Loader for FileLoader {
         t.raw_set("size", data.file.content.len() as i64)?;
         let mut memo = 0;
         let mut failure = None;
+        let mut parsed = false;
         match (data.json, mode) {
             (Some(Ok(doc)), FileMode::Json { jsonc }) => {
                 let ctx = json::ctx(lua)?;
                 t.raw_set("json", json::doc_to_lua(lua, &doc, &ctx)?)?;
                 memo = if jsonc { MEMO_JSONC } else { MEMO_JSON };
+                parsed = true;
             }
             (Some(Err(e)), _) => {
                 failure = Some(FsError {
@@ -89,6 +91,7 @@ impl Loader for FileLoader {
             bytes: data.file.content.len() as u64,
             memo,
             failure,
+            parsed,
         })
     }
 
@@ -276,6 +279,7 @@ impl FileCache {
                 };
                 let mut built = FileLoader::build(lua, path, read, mode)?;
                 built.failure = None;
+                core.count(|c| c.parses += built.parsed as u64);
                 core.store(lua, path, identity, read_at, built)?;
                 Ok(LuaMultiValue::from_vec(vec![LuaValue::Boolean(true)]))
             }
