@@ -50,6 +50,8 @@ pub struct Built {
     pub memo: Memo,
     /// The read worked but the requested view failed (e.g. invalid JSON): answer with this.
     pub failure: Option<FsError>,
+    /// A decoded view (JSON) was built from the read: counted in `stats().parses`.
+    pub parsed: bool,
 }
 
 /// The kind-specific half of a cache: how to read on the pool and what Lua sees.
@@ -94,6 +96,8 @@ pub struct Counters {
     pub validations: u64,
     /// Failed gets.
     pub errors: u64,
+    /// Decoded views built (JSON documents converted to Lua).
+    pub parses: u64,
 }
 
 struct Entry {
@@ -403,6 +407,7 @@ impl<L: Loader> Core<L> {
                     let mut st = self.state.borrow_mut();
                     st.counters.misses += 1;
                     st.counters.reads += 1;
+                    st.counters.parses += built.parsed as u64;
                 }
                 let values = match &built.failure {
                     Some(e) => {
@@ -538,6 +543,7 @@ impl<L: Loader> Core<L> {
         t.raw_set("validations", c.validations)?;
         t.raw_set("errors", c.errors)?;
         t.raw_set("inflight", inflight as u64)?;
+        t.raw_set("parses", c.parses)?;
         t.raw_set("trust_mtime", self.opts.trust_mtime)?;
         Ok(t)
     }

@@ -64,6 +64,7 @@ impl Loader for DirLoader {
             bytes,
             memo: 0,
             failure: None,
+            parsed: false,
         })
     }
 

@@ -170,6 +170,7 @@ fn native(lua: &Lua) -> LuaResult<LuaTable> {
         lua.create_function(|_, ()| Ok(LAST_PANIC.lock().ok().and_then(|s| s.clone())))?,
     )?;
     n.set("null", LuaValue::NULL)?;
+    json::register(lua, &n)?;
     n.set(
         "shared",
         lua.create_function(|lua, ()| {
