@@ -51,6 +51,8 @@ pub struct Built {
     pub memo: Memo,
     /// The read worked but the requested view failed (e.g. invalid JSON): answer with this.
     pub failure: Option<FsError>,
+    /// A decoded view (JSON) was built from the read: counted in `stats().parses`.
+    pub parsed: bool,
 }
 
 /// The kind-specific half of a cache: how to read on the pool and what Lua sees.
@@ -108,6 +110,8 @@ pub struct Counters {
     pub errors: u64,
     /// Hits answered without a pool trip (validated by the watcher).
     pub fast_hits: u64,
+    /// Decoded views built (JSON documents converted to Lua).
+    pub parses: u64,
 }
 
 struct Entry {
@@ -120,10 +124,13 @@ struct Entry {
     watch: Option<u64>,
 }
 
+/// A callback waiting for a job, with the handle `get` returned for it (see [`Core::cancel`]).
+type Waiter = (u64, RegistryKey);
+
 struct Job<M> {
     path: Vec<u8>,
     mode: M,
-    waiters: Vec<RegistryKey>,
+    waiters: Vec<Waiter>,
     /// Invalidated, cleared or overwritten while in flight: deliver, but do not store.
     detached: bool,
     /// Watcher stamp of this read (it holds one watcher reference until finished).
@@ -146,6 +153,10 @@ struct State<L: Loader> {
     jobs: FastMap<u64, Job<L::Mode>>,
     counters: Counters,
     bytes: u64,
+    /// Last waiter handle handed out by `get`.
+    last_waiter: u64,
+    /// Watcher-validated hits posted for the next dispatch: handle -> callback.
+    posted: FastMap<u64, RegistryKey>,
 }
 
 /// The shared cache engine; `FileCache`/`DirectoryCache` wrap an `Rc<Core<_>>`.
@@ -224,6 +235,8 @@ impl<L: Loader> Core<L> {
                 jobs: FastMap::default(),
                 counters: Counters::default(),
                 bytes: 0,
+                last_waiter: 0,
+                posted: FastMap::default(),
             }),
         }))
     }
@@ -251,52 +264,109 @@ impl<L: Loader> Core<L> {
             .map(|e| (e.identity, e.read_at))
     }
 
-    /// Asynchronous get: `cb` is called later, on the Lua thread, exactly once. A hit the
-    /// watcher vouches for is answered at the next dispatch without a pool trip.
+    /// Asynchronous get: `cb` is called later, on the Lua thread, exactly once (unless
+    /// cancelled). Returns a waiter handle for [`Core::cancel`]. A hit the watcher vouches for
+    /// is answered at the next dispatch without a pool trip.
     pub fn get(
         self: &Rc<Self>,
         lua: &Lua,
         path: Vec<u8>,
         mode: L::Mode,
         cb: LuaFunction,
-    ) -> LuaResult<()> {
+    ) -> LuaResult<u64> {
         let key = lua.create_registry_value(cb)?;
+        let handle = {
+            let mut st = self.state.borrow_mut();
+            st.last_waiter += 1;
+            st.last_waiter
+        };
         if self.clean_hit(&path, mode) {
             let rt = self.runtime()?;
+            self.state.borrow_mut().posted.insert(handle, key);
             let core = Rc::clone(self);
             rt.post(Box::new(move |lua: &Lua, _id, _payload| {
+                // Cancelled meanwhile: the key is gone and nothing is delivered.
+                let Some(key) = core.state.borrow_mut().posted.remove(&handle) else {
+                    return Ok(());
+                };
                 match core.peek(lua, &path, mode)? {
                     Some(values) => deliver(lua, vec![key], values),
-                    None => core.join_or_start(path, mode, key),
+                    None => core.join_or_start(path, mode, handle, key),
                 }
             }));
-            return Ok(());
+            return Ok(handle);
         }
-        self.join_or_start(path, mode, key)
+        self.join_or_start(path, mode, handle, key)?;
+        Ok(handle)
     }
 
-    /// Joins the read of `path` in flight, or starts one, for the waiter `key`.
-    fn join_or_start(self: &Rc<Self>, path: Vec<u8>, mode: L::Mode, key: RegistryKey) -> LuaResult<()> {
+    /// Joins the read of `path` in flight, or starts one, for the waiter (`handle`, `key`).
+    fn join_or_start(
+        self: &Rc<Self>,
+        path: Vec<u8>,
+        mode: L::Mode,
+        handle: u64,
+        key: RegistryKey,
+    ) -> LuaResult<()> {
         let joined = {
             let mut st = self.state.borrow_mut();
             let job_id = st.inflight.get(&(path.clone(), mode)).copied();
             match job_id.and_then(|id| st.jobs.get_mut(&id)) {
                 Some(job) => {
-                    job.waiters.push(key);
+                    job.waiters.push((handle, key));
                     None
                 }
                 None => Some(key),
             }
         };
-        let Some(key) = joined else { return Ok(()) };
-        self.start_job(path, mode, vec![key])
+        if let Some(key) = joined {
+            self.start_job(path, mode, vec![(handle, key)])?;
+        }
+        Ok(())
+    }
+
+    /// Forgets the waiter `handle` (its owner was cancelled): its callback is released now and
+    /// never called. A read nobody waits for any more still fills the cache, unless it was
+    /// detached, in which case its result is dropped too. True if the waiter was still waiting.
+    pub fn cancel(&self, lua: &Lua, handle: u64) -> LuaResult<bool> {
+        let posted = self.state.borrow_mut().posted.remove(&handle);
+        if let Some(key) = posted {
+            lua.remove_registry_value(key)?;
+            return Ok(true);
+        }
+        let (key, dropped_job) = {
+            let mut st = self.state.borrow_mut();
+            let found = st.jobs.iter_mut().find_map(|(&id, job)| {
+                let i = job.waiters.iter().position(|(h, _)| *h == handle)?;
+                let (_, key) = job.waiters.remove(i);
+                Some((id, key, job.waiters.is_empty() && job.detached))
+            });
+            let Some((job_id, key, unwanted)) = found else {
+                return Ok(false);
+            };
+            let dropped = if unwanted {
+                st.jobs.remove(&job_id).map(|job| (job_id, job))
+            } else {
+                None
+            };
+            (key, dropped)
+        };
+        if let Some((id, job)) = dropped_job {
+            if let Some(rt) = self.rt.upgrade() {
+                rt.cancel(id);
+            }
+            // Its handler will never run: give the watcher its reference back.
+            self.settle(&job.path, job.stamp, None);
+        }
+        lua.remove_registry_value(key)?;
+        Ok(true)
     }
 
     fn start_job(
         self: &Rc<Self>,
         path: Vec<u8>,
         mode: L::Mode,
-        waiters: Vec<RegistryKey>,
+        waiters: Vec<Waiter>,
     ) -> LuaResult<()> {
         let rt = self.runtime()?;
         let known = self.known(&path, mode);
@@ -312,7 +382,8 @@ impl<L: Loader> Core<L> {
         let id = rt.submit(
             move || run_job::<L>(&job_path, mode, known, max_size, plan),
             Box::new(move |lua: &Lua, id, payload| {
-                let (outcome, setup) = match payload.downcast::<(Outcome<L::Data>, Option<Setup>)>() {
+                let (outcome, setup) = match payload.downcast::<(Outcome<L::Data>, Option<Setup>)>()
+                {
                     Ok(o) => *o,
                     Err(p) if p.is::<Panicked>() => (
                         Outcome::Failed(FsError::new(
@@ -393,6 +464,9 @@ impl<L: Loader> Core<L> {
         if matches!(outcome, Outcome::Unchanged) && !self.has_entry(&job.path) {
             // Invalidated while validating: nothing to serve, read again for the same waiters.
             self.release(&job.path, stamp);
+            if job.waiters.is_empty() {
+                return Ok(());
+            }
             return self.start_job(job.path, job.mode, job.waiters);
         }
         let stamp = if job.detached {
@@ -402,7 +476,11 @@ impl<L: Loader> Core<L> {
             stamp
         };
         let values = self.apply(lua, &job.path, job.mode, outcome, !job.detached, stamp)?;
-        deliver(lua, job.waiters, values)
+        deliver(
+            lua,
+            job.waiters.into_iter().map(|(_, k)| k).collect(),
+            values,
+        )
     }
 
     fn has_entry(&self, path: &[u8]) -> bool {
@@ -489,6 +567,7 @@ impl<L: Loader> Core<L> {
                     let mut st = self.state.borrow_mut();
                     st.counters.misses += 1;
                     st.counters.reads += 1;
+                    st.counters.parses += built.parsed as u64;
                 }
                 let values = match &built.failure {
                     Some(e) => {
@@ -579,8 +658,13 @@ impl<L: Loader> Core<L> {
         let known = self.known(path, mode);
         let ticket = self.arm(&*self.runtime()?, path);
         let stamp = ticket.as_ref().map(|t| t.stamp);
-        let (outcome, setup) =
-            run_job::<L>(path, mode, known, self.opts.max_size, ticket.map(|t| t.plan));
+        let (outcome, setup) = run_job::<L>(
+            path,
+            mode,
+            known,
+            self.opts.max_size,
+            ticket.map(|t| t.plan),
+        );
         if known.is_some() {
             self.state.borrow_mut().counters.validations += 1;
         }
@@ -708,6 +792,7 @@ impl<L: Loader> Core<L> {
         t.raw_set("validations", c.validations)?;
         t.raw_set("errors", c.errors)?;
         t.raw_set("inflight", inflight as u64)?;
+        t.raw_set("parses", c.parses)?;
         t.raw_set("trust_mtime", self.opts.trust_mtime)?;
         t.raw_set("fast_hits", c.fast_hits)?;
         Ok(t)

@@ -35,6 +35,7 @@ impl Loader for DirLoader {
             bytes,
             memo: 0,
             failure: None,
+            parsed: false,
         })
     }
 
@@ -100,6 +101,9 @@ impl UserData for DirectoryCache {
         m.add_method("stats", |lua, this, ()| this.core.stats_table(lua));
         m.add_method("peek", |lua, this, path: LuaValue| {
             crate::file_cache::peek_value(lua, &this.core, &path, ())
+        });
+        m.add_method("cancel", |lua, this, handle: u64| {
+            this.core.cancel(lua, handle)
         });
     }
 }

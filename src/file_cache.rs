@@ -38,7 +38,18 @@ pub struct FileRead {
     /// The bytes and identity.
     pub file: FileData,
     /// The parse, when JSON was asked for.
-    pub json: Option<Result<serde_json::Value, json::JsonError>>,
+    pub json: Option<Result<json::JsonDoc, json::JsonError>>,
+}
+
+impl FileRead {
+    /// The read plus, in JSON mode, its parse (pool thread).
+    fn parse(file: FileData, mode: FileMode, path: &[u8]) -> FileRead {
+        let json = match mode {
+            FileMode::Plain => None,
+            FileMode::Json { jsonc } => Some(json::decode_doc(&file.content, jsonc, path)),
+        };
+        FileRead { file, json }
+    }
 }
 
 /// The file half of the cache engine.
@@ -51,11 +62,7 @@ impl Loader for FileLoader {
 
     fn read(path: &[u8], mode: FileMode, max_size: u64) -> Result<FileRead, FsError> {
         let file = read_file(path, max_size)?;
-        let json = match mode {
-            FileMode::Plain => None,
-            FileMode::Json { jsonc } => Some(json::decode(&file.content, jsonc, path)),
-        };
-        Ok(FileRead { file, json })
+        Ok(FileRead::parse(file, mode, path))
     }
 
     fn read_watched(
@@ -64,11 +71,7 @@ impl Loader for FileLoader {
         max_size: u64,
     ) -> Result<(FileRead, bool), FsError> {
         let (file, plain) = read_file_plain(path, max_size)?;
-        let json = match mode {
-            FileMode::Plain => None,
-            FileMode::Json { jsonc } => Some(json::decode(&file.content, jsonc, path)),
-        };
-        Ok((FileRead { file, json }, plain))
+        Ok((FileRead::parse(file, mode, path), plain))
     }
 
     fn identity(data: &FileRead) -> (Identity, Timestamp) {
@@ -80,10 +83,13 @@ impl Loader for FileLoader {
         let t = crate::entry_table::file_entry(lua, path, &data.file.content, &id)?;
         let mut memo = 0;
         let mut failure = None;
+        let mut parsed = false;
         match (data.json, mode) {
-            (Some(Ok(v)), FileMode::Json { jsonc }) => {
-                t.raw_set("json", json::value_to_lua(lua, &v)?)?;
+            (Some(Ok(doc)), FileMode::Json { jsonc }) => {
+                let ctx = json::ctx(lua)?;
+                t.raw_set("json", json::doc_to_lua(lua, &doc, &ctx)?)?;
                 memo = if jsonc { MEMO_JSONC } else { MEMO_JSON };
+                parsed = true;
             }
             (Some(Err(e)), _) => {
                 failure = Some(FsError {
@@ -98,6 +104,7 @@ impl Loader for FileLoader {
             bytes: data.file.content.len() as u64,
             memo,
             failure,
+            parsed,
         })
     }
 
@@ -262,7 +269,7 @@ fn write_payload(
 /// Runs on the pool: the atomic write, and the parse of what was written when it was JSON.
 fn write_job(path: &[u8], bytes: Vec<u8>, json: bool) -> Result<FileRead, FsError> {
     let (identity, read_at) = write_atomic(path, &bytes)?;
-    let parsed = json.then(|| json::decode(&bytes, false, path));
+    let parsed = json.then(|| json::decode_doc(&bytes, false, path));
     Ok(FileRead {
         file: FileData {
             content: bytes,
@@ -299,6 +306,7 @@ impl FileCache {
                 };
                 let mut built = FileLoader::build(lua, path, read, mode)?;
                 built.failure = None;
+                core.count(|c| c.parses += built.parsed as u64);
                 core.store(lua, path, identity, read_at, built)?;
                 Ok(LuaMultiValue::from_vec(vec![LuaValue::Boolean(true)]))
             }
@@ -455,6 +463,9 @@ impl UserData for FileCache {
         m.add_method("stats", |lua, this, ()| this.core.stats_table(lua));
         m.add_method("peek", |lua, this, path: LuaValue| {
             peek_value(lua, &this.core, &path, FileMode::Plain)
+        });
+        m.add_method("cancel", |lua, this, handle: u64| {
+            this.core.cancel(lua, handle)
         });
     }
 }

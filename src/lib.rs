@@ -46,8 +46,9 @@ fn install_panic_hook() {
 }
 
 /// Embedded Lua sources, in load order: (name, source).
-const LUA_SOURCES: [(&str, &str); 4] = [
+const LUA_SOURCES: [(&str, &str); 5] = [
     ("await", include_str!("lua/await.lua")),
+    ("runners", include_str!("lua/runners.lua")),
     ("loop", include_str!("lua/loop.lua")),
     ("caches", include_str!("lua/caches.lua")),
     ("init", include_str!("lua/init.lua")),
@@ -73,14 +74,12 @@ fn setup(lua: &Lua, opts: Option<LuaTable>) -> LuaResult<()> {
         LuaValue::Nil => {}
         LuaValue::Boolean(false) => rt.watcher().set_limit(0),
         LuaValue::Integer(n) if n >= 0 => rt.watcher().set_limit(n as usize),
-        LuaValue::Number(n) if n >= 0.0 && n.fract() == 0.0 => {
-            rt.watcher().set_limit(n as usize)
-        }
+        LuaValue::Number(n) if n >= 0.0 && n.fract() == 0.0 => rt.watcher().set_limit(n as usize),
         v => {
+            let got = lua_util::describe(&v);
             return Err(LuaError::runtime(format!(
-                "bad option 'watch_limit' to 'setup' (non-negative integer or false expected, got {})",
-                lua_util::describe(&v)
-            )))
+                "bad option 'watch_limit' to 'setup' (integer >= 0 or false expected, got {got})"
+            )));
         }
     }
     match opts.get::<LuaValue>("slice_ms")? {
@@ -193,6 +192,7 @@ fn native(lua: &Lua) -> LuaResult<LuaTable> {
         lua.create_function(|_, ()| Ok(LAST_PANIC.lock().ok().and_then(|s| s.clone())))?,
     )?;
     n.set("null", LuaValue::NULL)?;
+    json::register(lua, &n)?;
     n.set(
         "shared",
         lua.create_function(|lua, ()| {

@@ -95,10 +95,12 @@ impl Pool {
         self.lock().limit
     }
 
-    /// (jobs running, jobs queued).
+    /// (jobs running, jobs queued). A job a worker is about to take counts as running (up to the
+    /// bound), so a burst shows `limit` running at once from the first submit on.
     pub fn load(&self) -> (usize, usize) {
         let st = self.lock();
-        (st.busy, st.queue.len())
+        let running = (st.busy + st.queue.len()).min(st.limit.max(st.busy));
+        (running, st.queue.len() + st.busy - running)
     }
 
     /// Queues `job`; wakes an idle worker, or starts one if fewer than `limit` exist.

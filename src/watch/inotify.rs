@@ -27,7 +27,7 @@ pub const DIR_MASK: u32 = libc::IN_CREATE
 /// every one of them. Network, FUSE, 9p, virtiofs and pseudo file systems are left out: changes
 /// made elsewhere produce no events there, and those paths keep stat validation.
 const LOCAL_FS: [i64; 14] = [
-    0xEF53,     // ext2/3/4
+    0xEF53,      // ext2/3/4
     0x5846_5342, // xfs
     0x9123_683E, // btrfs
     0x0102_1994, // tmpfs
@@ -39,7 +39,7 @@ const LOCAL_FS: [i64; 14] = [
     0xca45_1a4e, // bcachefs
     0x2fc1_2fc1, // zfs
     0x7346_7173, // squashfs (read-only)
-    0x4d44,     // vfat/msdos (local block device)
+    0x4d44,      // vfat/msdos (local block device)
     0x5346_544e, // ntfs (ntfs3)
 ];
 
@@ -65,7 +65,9 @@ pub struct Event<'a> {
 }
 
 fn errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
 }
 
 impl Inotify {
@@ -98,7 +100,12 @@ impl Inotify {
     /// The watch of directory `dir`: one a pool thread added already, or a new one (added with
     /// `IN_ONLYDIR | IN_DONT_FOLLOW`, so a symlink is refused). The wd or the errno.
     pub fn watch_dir(&self, dir: &[u8]) -> Result<i32, i32> {
-        if let Some(wd) = self.added.lock().unwrap_or_else(|e| e.into_inner()).get(dir) {
+        if let Some(wd) = self
+            .added
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(dir)
+        {
             return Ok(*wd);
         }
         let wd = self.add(dir, DIR_MASK | libc::IN_ONLYDIR | libc::IN_DONT_FOLLOW)?;
@@ -128,7 +135,12 @@ impl Inotify {
     /// True when `dev` (of a file at `path`) is on a file system whose changes inotify reports.
     /// The first path seen on a device pays one statfs; the answer is remembered per device.
     pub fn is_local(&self, dev: u64, path: &[u8]) -> bool {
-        if let Some(v) = self.local.lock().unwrap_or_else(|e| e.into_inner()).get(&dev) {
+        if let Some(v) = self
+            .local
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&dev)
+        {
             return *v;
         }
         let Ok(c) = CString::new(path) else {

@@ -32,8 +32,8 @@ mod inotify;
 mod table;
 
 use std::cell::{Cell, RefCell};
-use std::time::{Duration, Instant};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 pub use table::{Kind, Setup};
 
@@ -250,7 +250,11 @@ impl Watcher {
             // A new directory: events about it (its creation, say) may still be queued from
             // before this read; apply them first so they do not count as changes after it.
             self.drain();
-            stamp = self.inner.borrow().as_ref().map_or(stamp, |i| i.table.generation());
+            stamp = self
+                .inner
+                .borrow()
+                .as_ref()
+                .map_or(stamp, |i| i.table.generation());
         }
         let guard = self.inner.borrow();
         let inner = guard.as_ref()?;
@@ -273,8 +277,11 @@ impl Watcher {
         let inner = guard.as_mut()?;
         if setup.no_space {
             // The kernel is out of watches: stay below what we hold now.
-            self.limit
-                .set(self.limit.get().min(inner.table.watches().saturating_sub(1)));
+            self.limit.set(
+                self.limit
+                    .get()
+                    .min(inner.table.watches().saturating_sub(1)),
+            );
         }
         inner.table.complete(path, stamp, &setup);
         if !setup.ok {

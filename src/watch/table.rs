@@ -325,9 +325,9 @@ impl Table {
             // A directory on some tracked path was renamed, replaced, deleted or chmod-ed.
             self.touch_subtree(&child, g);
         }
-        let entry_change =
-            mask & (libc::IN_CREATE | libc::IN_DELETE | libc::IN_MOVED_FROM | libc::IN_MOVED_TO)
-                != 0;
+        let entry_change = mask
+            & (libc::IN_CREATE | libc::IN_DELETE | libc::IN_MOVED_FROM | libc::IN_MOVED_TO)
+            != 0;
         if entry_change {
             if let Some(r) = self.records.get_mut(dir.as_slice()) {
                 if r.kind == Kind::Dir {
@@ -345,7 +345,10 @@ mod tests {
     fn setup(dirs: &[(&str, i32)]) -> Setup {
         Setup {
             ok: true,
-            dirs: dirs.iter().map(|(d, w)| (d.as_bytes().to_vec(), *w)).collect(),
+            dirs: dirs
+                .iter()
+                .map(|(d, w)| (d.as_bytes().to_vec(), *w))
+                .collect(),
             no_space: false,
         }
     }
@@ -360,7 +363,10 @@ mod tests {
             chain_of(b"/a/b/c.txt", Kind::File),
             vec![&b"/"[..], b"/a", b"/a/b"]
         );
-        assert_eq!(chain_of(b"/a/b", Kind::Dir), vec![&b"/"[..], b"/a", b"/a/b"]);
+        assert_eq!(
+            chain_of(b"/a/b", Kind::Dir),
+            vec![&b"/"[..], b"/a", b"/a/b"]
+        );
         assert_eq!(chain_of(b"/", Kind::Dir), vec![&b"/"[..]]);
         assert_eq!(chain_of(b"/f", Kind::File), vec![&b"/"[..]]);
     }
