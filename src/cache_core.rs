@@ -765,7 +765,7 @@ impl<L: Loader> Core<L> {
                 }
             }
             st.bytes = 0;
-            st.entries.drain().map(|(p, e)| (p, e)).collect::<Vec<_>>()
+            st.entries.drain().collect::<Vec<_>>()
         };
         for (p, e) in old {
             self.release(&p, e.watch);
