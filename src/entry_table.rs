@@ -1,5 +1,4 @@
-//! Building the entry and listing tables handed to Lua, through the raw C API in one protected
-//! call each. The high-level `Table::raw_set` costs a protected call, a key conversion and
+//! Building the entry and listing tables handed to Lua, through the raw C API. The high-level `Table::raw_set` costs a protected call, a key conversion and
 //! several stack checks per field; profiles showed table building as the largest main-thread
 //! cost of a cold read (~12k instructions per 2 KiB entry, 10,000-entry listings in
 //! milliseconds). Here a field costs a push and a `lua_setfield`.
@@ -35,13 +34,44 @@ unsafe fn set_int(l: *mut ffi::lua_State, key: &CStr, v: i64) {
     ffi::lua_setfield(l, -2, key.as_ptr());
 }
 
+/// Runs `build` on the raw state; it must leave exactly one new table on top of the stack,
+/// which is popped into a handle. No protected call: like the rest of the module
+/// (`skip_memory_check`), an allocation failure raises a Lua error through this frame.
+fn build_table(
+    lua: &Lua,
+    slots: i32,
+    build: impl FnOnce(*mut ffi::lua_State),
+) -> LuaResult<LuaTable> {
+    lua.exec_raw_lua(|raw| {
+        // SAFETY: Lua thread; the stack is grown first; `build` pushes one table (checked).
+        unsafe {
+            let l = raw.state();
+            if ffi::lua_checkstack(l, slots) == 0 {
+                return Err(LuaError::runtime("fscache: Lua stack exhausted"));
+            }
+            let top = ffi::lua_gettop(l);
+            build(l);
+            if ffi::lua_gettop(l) != top + 1 || ffi::lua_type(l, -1) != ffi::LUA_TTABLE {
+                ffi::lua_settop(l, top);
+                return Err(LuaError::runtime(
+                    "fscache: internal error building a table",
+                ));
+            }
+            match raw.pop_value() {
+                LuaValue::Table(t) => Ok(t),
+                _ => Err(LuaError::runtime(
+                    "fscache: internal error building a table",
+                )),
+            }
+        }
+    })
+}
+
 /// `{ path, content, mtime, mtime_nsec, size }` of a file read.
 pub fn file_entry(lua: &Lua, path: &[u8], content: &[u8], id: &Identity) -> LuaResult<LuaTable> {
-    // SAFETY: the closure runs inside mlua's protected call on the Lua thread with room for the
-    // values it pushes (2 at a time); it leaves exactly the new table on the stack. A Lua error
-    // (out of memory) unwinds to that protected call; the closure owns nothing that needs drop.
-    unsafe {
-        lua.exec_raw((), |l| {
+    build_table(lua, 4, |l| {
+        // SAFETY: pushes at most 2 values above the new table; leaves the table.
+        unsafe {
             ffi::lua_createtable(l, 0, 7);
             push_bytes(l, path);
             ffi::lua_setfield(l, -2, c"path".as_ptr());
@@ -50,19 +80,16 @@ pub fn file_entry(lua: &Lua, path: &[u8], content: &[u8], id: &Identity) -> LuaR
             set_int(l, c"mtime", id.mtime.sec);
             set_int(l, c"mtime_nsec", id.mtime.nsec);
             set_int(l, c"size", content.len() as i64);
-        })
-    }
+        }
+    })
 }
 
 /// `{ path, mtime, mtime_nsec, entries = { {name=, type=}, ... } }` of a directory listing.
 pub fn listing(lua: &Lua, path: &[u8], id: &Identity, entries: &[DirEntry]) -> LuaResult<LuaTable> {
-    // SAFETY: as in `file_entry`; the stack holds the 8 type words, the listing, the entries
-    // array and one entry table at a time (checked below); exactly the listing table is left.
-    unsafe {
-        lua.exec_raw((), |l| {
-            if ffi::lua_checkstack(l, 16) == 0 {
-                ffi::luaL_error(l, c"fscache: Lua stack exhausted".as_ptr());
-            }
+    build_table(lua, 16, |l| {
+        // SAFETY: the stack holds the 8 type words, the listing, the entries array and one
+        // entry table plus one value at a time (12 slots); only the listing is left.
+        unsafe {
             let base = ffi::lua_gettop(l);
             for k in KINDS {
                 push_bytes(l, k.as_str().as_bytes());
@@ -87,6 +114,6 @@ pub fn listing(lua: &Lua, path: &[u8], id: &Identity, entries: &[DirEntry]) -> L
             // Leave only the listing.
             ffi::lua_replace(l, base + 1);
             ffi::lua_settop(l, base + 1);
-        })
-    }
+        }
+    })
 }

@@ -1,5 +1,6 @@
 //! Small helpers for the Lua boundary: argument checks, error values, callback delivery.
 
+use mlua::ffi;
 use mlua::prelude::*;
 use mlua::RegistryKey;
 
@@ -7,6 +8,8 @@ use crate::fs::FsError;
 
 /// Registry name of the shim's `deliver(cb, ...)` (calls `cb` under xpcall, reports errors).
 pub const DELIVER: &str = "fscache.deliver";
+/// [`DELIVER`] for the raw C API.
+const DELIVER_C: &std::ffi::CStr = c"fscache.deliver";
 
 /// A path argument: a string, or a number coerced like `io.open` does; anything else is a Lua
 /// error naming the argument and the function.
@@ -50,28 +53,47 @@ pub fn failure(lua: &Lua, e: &FsError) -> LuaResult<LuaMultiValue> {
     ]))
 }
 
-/// Calls each waiting callback with `values`, through the shim's `deliver`, releasing its
-/// registry slot first.
+/// Calls each waiting callback with `values`, through the shim's `deliver` (which runs it under
+/// xpcall and reports errors, so nothing raises here), then releases the registry slots.
+/// Raw C API: `Function::call` per waiter cost ~2k instructions of stack and protection work.
 pub fn deliver(lua: &Lua, waiters: Vec<RegistryKey>, values: LuaMultiValue) -> LuaResult<()> {
     if waiters.is_empty() {
         return Ok(());
     }
-    let deliver: LuaFunction = lua.named_registry_value(DELIVER)?;
-    let mut first_err = None;
-    for key in waiters {
-        let cb: LuaValue = lua.registry_value(&key)?;
-        lua.remove_registry_value(key)?;
-        let mut args = LuaMultiValue::with_capacity(values.len() + 1);
-        args.push_back(cb);
-        args.extend(values.iter().cloned());
-        if let Err(e) = deliver.call::<()>(args) {
-            first_err.get_or_insert(e);
+    let nvalues = values.len() as std::ffi::c_int;
+    let res = lua.exec_raw_lua(|raw| {
+        // SAFETY: Lua thread. The values are pushed once above the current top; for each waiter
+        // the deliver function, the callback (from its registry slot, still held by `waiters`)
+        // and copies of the values are pushed and called; `deliver` catches the callback's
+        // errors itself. The stack is grown first and restored to `top` on every path.
+        unsafe {
+            let l = raw.state();
+            if ffi::lua_checkstack(l, nvalues + 3) == 0 {
+                return Err(LuaError::runtime("fscache: Lua stack exhausted"));
+            }
+            let top = ffi::lua_gettop(l);
+            for v in values.iter() {
+                if let Err(e) = raw.push_value(v) {
+                    ffi::lua_settop(l, top);
+                    return Err(e);
+                }
+            }
+            for key in &waiters {
+                ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, DELIVER_C.as_ptr());
+                ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, key.id() as _);
+                for i in 1..=nvalues {
+                    ffi::lua_pushvalue(l, top + i);
+                }
+                ffi::lua_call(l, nvalues + 1, 0);
+            }
+            ffi::lua_settop(l, top);
+            Ok(())
         }
+    });
+    for key in waiters {
+        lua.remove_registry_value(key)?;
     }
-    match first_err {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    res
 }
 
 /// A short description of a bad value for error messages: its type, or a number's value.

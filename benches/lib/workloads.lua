@@ -338,6 +338,19 @@ function M.cases(fx, reps)
     end,
     verify = files_ok,
   })
+  -- The noise floor: the same timer with nothing running for as long as a burst lasts.
+  add("W5", "idle", {
+    stall = true,
+    ops = N,
+    run = function(_, done)
+      vim.defer_fn(function()
+        done(true)
+      end, 60)
+    end,
+    verify = function()
+      return true
+    end,
+  })
   add("W5", "uv_sync", {
     stall = true,
     ops = N,

@@ -84,7 +84,7 @@ pub struct Plan {
     #[cfg(target_os = "linux")]
     ino: Arc<Inotify>,
     kind: Kind,
-    dirs: Vec<Vec<u8>>,
+    dirs: Vec<Arc<[u8]>>,
 }
 
 impl Plan {
@@ -95,7 +95,7 @@ impl Plan {
         let mut s = Setup::default();
         for dir in &self.dirs {
             match self.ino.watch_dir(dir) {
-                Ok(wd) => s.dirs.push((dir.clone(), wd)),
+                Ok(wd) => s.dirs.push((Arc::clone(dir), wd)),
                 Err(e) => {
                     s.no_space = e == libc::ENOSPC;
                     return s;

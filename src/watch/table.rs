@@ -11,6 +11,8 @@
 //! Events that cannot be attributed yet (their watch was added by a read still in flight) are
 //! logged and replayed against that read's watches when it completes.
 
+use std::sync::Arc;
+
 use crate::fasthash::FastMap;
 
 /// What a tracked path is: a file (covered by its ancestors' watches) or a directory listing
@@ -31,7 +33,7 @@ pub struct Setup {
     pub ok: bool,
     /// Directory watches this read relies on that the Lua thread had not registered when it was
     /// armed: (directory path, wd).
-    pub dirs: Vec<(Vec<u8>, i32)>,
+    pub dirs: Vec<(Arc<[u8]>, i32)>,
     /// The kernel refused a watch for lack of room (ENOSPC: max_user_watches reached).
     pub no_space: bool,
 }
@@ -44,8 +46,9 @@ struct Record {
     changed_at: u64,
 }
 
-#[derive(Default)]
 struct Prefix {
+    /// The directory (shared with read plans without copying).
+    path: Arc<[u8]>,
     /// Tracked records at or below this directory (that need it watched).
     count: u32,
     wds: Vec<i32>,
@@ -61,13 +64,13 @@ pub struct Table {
     overflow_at: u64,
     records: FastMap<Vec<u8>, Record>,
     prefixes: FastMap<Vec<u8>, Prefix>,
-    dir_wds: FastMap<i32, Vec<u8>>,
+    dir_wds: FastMap<i32, Arc<[u8]>>,
     inflight: usize,
     log: Vec<(u64, i32)>,
     log_lost_at: u64,
     pending_rm: Vec<i32>,
     /// Watches that died or were dropped, for the pool-side cache: (dir, wd).
-    forgotten: Vec<(Vec<u8>, i32)>,
+    forgotten: Vec<(Arc<[u8]>, i32)>,
     events: u64,
 }
 
@@ -129,7 +132,7 @@ impl Table {
 
     /// Starts tracking `path` for a read: returns the read's stamp and the directories of its
     /// chain that have no registered watch (the read's setup provides them).
-    pub fn arm(&mut self, path: &[u8], kind: Kind) -> (u64, Vec<Vec<u8>>) {
+    pub fn arm(&mut self, path: &[u8], kind: Kind) -> (u64, Vec<Arc<[u8]>>) {
         let fresh = match self.records.get_mut(path) {
             Some(r) => {
                 r.refs += 1;
@@ -151,13 +154,17 @@ impl Table {
         for dir in chain(path, kind) {
             let p = match self.prefixes.get_mut(dir) {
                 Some(p) => p,
-                None => self.prefixes.entry(dir.to_vec()).or_default(),
+                None => self.prefixes.entry(dir.to_vec()).or_insert_with(|| Prefix {
+                    path: Arc::from(dir),
+                    count: 0,
+                    wds: Vec::new(),
+                }),
             };
             if fresh {
                 p.count += 1;
             }
             if p.wds.is_empty() {
-                need.push(dir.to_vec());
+                need.push(Arc::clone(&p.path));
             }
         }
         self.inflight += 1;
@@ -170,12 +177,14 @@ impl Table {
     pub fn complete(&mut self, path: &[u8], stamp: u64, setup: &Setup) -> bool {
         self.inflight = self.inflight.saturating_sub(1);
         for (dir, wd) in &setup.dirs {
-            match self.prefixes.get_mut(dir.as_slice()) {
+            match self.prefixes.get_mut(&**dir) {
                 Some(p) => {
                     if !p.wds.contains(wd) {
                         p.wds.push(*wd);
                     }
-                    self.dir_wds.insert(*wd, dir.clone());
+                    if self.dir_wds.get(wd) != Some(dir) {
+                        self.dir_wds.insert(*wd, Arc::clone(dir));
+                    }
                 }
                 None => self.pending_rm.push(*wd),
             }
@@ -226,7 +235,7 @@ impl Table {
 
     /// Watch descriptors no longer needed, once no read is in flight (a read in flight may rely
     /// on one). Each is returned with its directory.
-    pub fn take_removable(&mut self) -> Vec<(Vec<u8>, i32)> {
+    pub fn take_removable(&mut self) -> Vec<(Arc<[u8]>, i32)> {
         if self.inflight > 0 || self.pending_rm.is_empty() {
             return Vec::new();
         }
@@ -236,19 +245,24 @@ impl Table {
         let mut out = Vec::with_capacity(wds.len());
         for wd in wds {
             match self.dir_wds.get(&wd) {
-                Some(dir) if self.prefixes.get(dir).is_some_and(|p| p.wds.contains(&wd)) => {}
+                Some(dir)
+                    if self
+                        .prefixes
+                        .get(&**dir)
+                        .is_some_and(|p| p.wds.contains(&wd)) => {}
                 Some(_) => {
-                    let dir = self.dir_wds.remove(&wd).unwrap_or_default();
-                    out.push((dir, wd));
+                    if let Some(dir) = self.dir_wds.remove(&wd) {
+                        out.push((dir, wd));
+                    }
                 }
-                None => out.push((Vec::new(), wd)),
+                None => out.push((Arc::from(&b""[..]), wd)),
             }
         }
         out
     }
 
     /// Watches that died (the kernel dropped them) since the last call: (dir, wd).
-    pub fn take_forgotten(&mut self) -> Vec<(Vec<u8>, i32)> {
+    pub fn take_forgotten(&mut self) -> Vec<(Arc<[u8]>, i32)> {
         std::mem::take(&mut self.forgotten)
     }
 
@@ -302,7 +316,7 @@ impl Table {
                 & (libc::IN_IGNORED | libc::IN_DELETE_SELF | libc::IN_MOVE_SELF | libc::IN_UNMOUNT)
                 != 0;
             if gone {
-                if let Some(p) = self.prefixes.get_mut(dir.as_slice()) {
+                if let Some(p) = self.prefixes.get_mut(&*dir) {
                     p.wds.retain(|w| *w != wd);
                 }
                 if mask & libc::IN_IGNORED != 0 {
@@ -329,7 +343,7 @@ impl Table {
             & (libc::IN_CREATE | libc::IN_DELETE | libc::IN_MOVED_FROM | libc::IN_MOVED_TO)
             != 0;
         if entry_change {
-            if let Some(r) = self.records.get_mut(dir.as_slice()) {
+            if let Some(r) = self.records.get_mut(&*dir) {
                 if r.kind == Kind::Dir {
                     r.changed_at = g;
                 }
@@ -347,7 +361,7 @@ mod tests {
             ok: true,
             dirs: dirs
                 .iter()
-                .map(|(d, w)| (d.as_bytes().to_vec(), *w))
+                .map(|(d, w)| (Arc::from(d.as_bytes()), *w))
                 .collect(),
             no_space: false,
         }
@@ -375,7 +389,8 @@ mod tests {
     fn child_event_after_stamp_makes_entry_dirty() {
         let mut t = Table::default();
         let (s, need) = t.arm(b"/a/f", Kind::File);
-        assert_eq!(need, vec![b"/".to_vec(), b"/a".to_vec()]);
+        let need: Vec<&[u8]> = need.iter().map(|d| &**d).collect();
+        assert_eq!(need, vec![&b"/"[..], b"/a"]);
         assert!(t.complete(b"/a/f", s, &setup(&[("/", 1), ("/a", 2)])));
         assert!(t.is_clean(b"/a/f", s));
         t.event(2, libc::IN_MODIFY, b"g");
@@ -436,7 +451,8 @@ mod tests {
         assert!(!t.is_clean(b"/a/f", s));
         assert_eq!(t.take_forgotten().len(), 2);
         let (_, need) = t.arm(b"/a/f", Kind::File);
-        assert_eq!(need, vec![b"/a".to_vec()]);
+        assert_eq!(need.len(), 1);
+        assert_eq!(&*need[0], b"/a");
     }
 
     #[test]
