@@ -325,43 +325,53 @@ function M.run(fn, on_done, on_error)
       M.report("error in fscache.run coroutine: " .. msg)
     end
   end
-  local step
-  step = function(...)
-    local r = pack(coroutine.resume(co, ...))
-    if not r[1] then
-      return fail(r[2], true)
+  -- step resumes the coroutine; handle reads what it yielded from varargs (no table per step:
+  -- this runs once per await on the hot path).
+  local step, handle
+  handle = function(ok, ...)
+    if not ok then
+      return fail((...), true)
     end
     if coroutine.status(co) == "dead" then
       if on_done then
-        on_done(unpack(r, 2, r.n))
+        on_done(...)
       end
       return
     end
-    local a, b = r[2], r[3]
+    local a, b = ...
     local leaf, argc
     if type(b) == "number" and is_callable(a) then
       leaf, argc = a, b -- plenary: (fn, argc, ...)
     elseif type(a) == "number" and is_callable(b) then
       leaf, argc = b, a -- nvim-nio: (argc, fn, ...)
-    elseif is_callable(a) and r.n == 2 then
+    elseif is_callable(a) and select("#", ...) == 1 then
       leaf, argc = a, 1 -- vim._async: (fn)
     else
-      return fail("fscache.run: the coroutine yielded " .. describe_yield(r)
+      return fail("fscache.run: the coroutine yielded " .. describe_yield(pack(true, ...))
         .. "; expected an async leaf: (fn, argc, ...) or (argc, fn, ...)", true)
     end
-    local args = { unpack(r, 4, r.n) }
     local called = false
-    args[argc] = function(...)
+    local function resume(...)
       if called then
         return
       end
       called = true
       return step(...)
     end
-    local ok, err = pcall(leaf, unpack(args, 1, argc))
-    if not ok then
+    local ok2, err
+    if argc == 1 then
+      ok2, err = pcall(leaf, resume)
+    else
+      local args = { select(3, ...) }
+      args[argc] = resume
+      ok2, err = pcall(leaf, unpack(args, 1, argc))
+    end
+    if not ok2 then
       fail("fscache.run: the async leaf failed: " .. tostring(err), true)
     end
+  end
+  step = function(...)
+    return handle(coroutine.resume(co, ...))
   end
   step()
   return co
