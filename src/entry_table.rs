@@ -86,14 +86,19 @@ pub fn file_entry(lua: &Lua, path: &[u8], content: &[u8], id: &Identity) -> LuaR
 
 /// `{ path, mtime, mtime_nsec, entries = { {name=, type=}, ... } }` of a directory listing.
 pub fn listing(lua: &Lua, path: &[u8], id: &Identity, entries: &[DirEntry]) -> LuaResult<LuaTable> {
-    build_table(lua, 16, |l| {
-        // SAFETY: the stack holds the 8 type words, the listing, the entries array and one
-        // entry table plus one value at a time (12 slots); only the listing is left.
+    build_table(lua, 20, |l| {
+        // SAFETY: the stack holds the 8 type words, 2 keys, the listing, the entries array and
+        // one entry table plus a key and a value at a time (15 slots); only the listing is left.
         unsafe {
             let base = ffi::lua_gettop(l);
             for k in KINDS {
                 push_bytes(l, k.as_str().as_bytes());
             }
+            // The two keys, pushed once: a raw set with a key already on the stack skips
+            // interning the key string and the metamethod check for every entry.
+            push_bytes(l, b"name");
+            push_bytes(l, b"type");
+            let (name_key, type_key) = (base + 9, base + 10);
             ffi::lua_createtable(l, 0, 4);
             let out = ffi::lua_gettop(l);
             push_bytes(l, path);
@@ -104,10 +109,12 @@ pub fn listing(lua: &Lua, path: &[u8], id: &Identity, entries: &[DirEntry]) -> L
             ffi::lua_createtable(l, n, 0);
             for (i, e) in entries.iter().enumerate() {
                 ffi::lua_createtable(l, 0, 2);
+                ffi::lua_pushvalue(l, name_key);
                 push_bytes(l, &e.name);
-                ffi::lua_setfield(l, -2, c"name".as_ptr());
+                ffi::lua_rawset(l, -3);
+                ffi::lua_pushvalue(l, type_key);
                 ffi::lua_pushvalue(l, base + 1 + kind_index(e.kind));
-                ffi::lua_setfield(l, -2, c"type".as_ptr());
+                ffi::lua_rawset(l, -3);
                 ffi::lua_rawseti(l, -2, (i + 1) as _);
             }
             ffi::lua_setfield(l, out, c"entries".as_ptr());

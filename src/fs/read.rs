@@ -164,6 +164,12 @@ fn read_to_end(
             let seen = u64::try_from(buf.len()).unwrap_or(u64::MAX);
             return Err(too_large(now.max(seen), max_size, path));
         }
+        if n < want && size_hint > 0 && buf.len() as u64 >= size_hint {
+            // A short read that reached the size fstat reported: the end of a regular file.
+            // Skips the extra read that would return 0. (Size-0 files such as /proc ones, and
+            // files that grew, still read until 0.)
+            break;
+        }
     }
     Ok(buf)
 }

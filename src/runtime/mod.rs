@@ -46,6 +46,8 @@ pub struct Runtime {
     slice: Cell<Duration>,
     delivered: Cell<u64>,
     watcher: Watcher,
+    /// The wake-up descriptor was drained since the last dispatch.
+    drained: Cell<bool>,
 }
 
 impl Runtime {
@@ -61,6 +63,7 @@ impl Runtime {
             slice: Cell::new(Duration::from_millis(2)),
             delivered: Cell::new(0),
             watcher: Watcher::default(),
+            drained: Cell::new(false),
         })
     }
 
@@ -155,6 +158,7 @@ impl Runtime {
     /// Resets the wake-up descriptor (the poll callback does this before scheduling dispatch).
     pub fn drain_wake(&self) {
         self.queue.waker().drain();
+        self.drained.set(true);
     }
 
     /// Delivers waiting completions until `budget` is spent (None: the configured slice).
@@ -162,7 +166,10 @@ impl Runtime {
     /// runs its timers before the next slice. Returns how many were delivered. Handler errors
     /// are collected: the first is returned after the slice, the rest are still delivered.
     pub fn dispatch(&self, lua: &Lua, budget: Option<Duration>) -> LuaResult<usize> {
-        self.queue.waker().drain();
+        // The poll callback drains right before scheduling this dispatch: one read is enough.
+        if !self.drained.replace(false) {
+            self.queue.waker().drain();
+        }
         {
             let fresh = self.queue.take();
             if !fresh.is_empty() {
