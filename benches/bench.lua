@@ -62,10 +62,14 @@ for _, c in ipairs(workloads.cases(fx, reps)) do
     raw[#raw + 1] = { workload = c.workload, system = c.system, values = values, ok = r.ok, error = r.error }
     if c.spec.stall then
       raw[#raw + 1] = { workload = "W5-cpu", system = c.system, values = r.cpu_ms, ok = r.ok, error = r.error }
+      raw[#raw + 1] = { workload = "W5-after", system = c.system, values = r.after_ms, ok = r.ok, error = r.error }
+      raw[#raw + 1] = { workload = "W5-submit", system = c.system, values = r.submit_ms, ok = r.ok, error = r.error }
     end
     if r.ok then
       io.stdout:write(("median %.3f  min %.3f%s\n"):format(measure.median(values), measure.min(values),
-        c.spec.stall and ("  (cpu %.1f ms, burst %.1f ms)"):format(measure.median(r.cpu_ms), measure.median(r.total_ms)) or ""))
+        c.spec.stall and ("  (cpu %.1f ms, burst %.1f ms, submit loop %.1f ms, worst gap after it %.1f ms)"):format(
+          measure.median(r.cpu_ms), measure.median(r.total_ms), measure.median(r.submit_ms),
+          measure.median(r.after_ms)) or ""))
     else
       io.stdout:write("FAILED: " .. tostring(r.error) .. "\n")
     end

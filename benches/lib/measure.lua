@@ -97,16 +97,21 @@ end
 ---gap between its ticks from just before the burst until done; also main-thread CPU.
 ---Returns { per_op_us (worst gap, ms), cpu_ms = {...}, ok } like case().
 function M.stall(spec)
-  local res = { per_op_us = {}, cpu_ms = {}, total_ms = {}, ok = true }
+  local res = { per_op_us = {}, cpu_ms = {}, total_ms = {}, after_ms = {}, submit_ms = {}, ok = true }
   for rep = 0, spec.reps do
     local ctx = spec.setup and spec.setup() or {}
     collectgarbage()
     local timer = uv.new_timer()
     local last, worst, ticking = nil, 0, true
+    -- worst_after: gaps that began after the caller's submitting loop returned (delivery only)
+    local submitted_at, worst_after = nil, 0
     timer:start(1, 1, function()
       local now = uv.hrtime()
       if last and ticking then
         worst = math.max(worst, now - last)
+        if submitted_at and last >= submitted_at then
+          worst_after = math.max(worst_after, now - last)
+        end
       end
       last = now
     end)
@@ -115,8 +120,11 @@ function M.stall(spec)
       return false
     end, 1)
     local cpu0 = M.thread_cpu_ns()
+    local t_start
     local okc, dt, result = pcall(M.drive, function(done)
+      t_start = uv.hrtime()
       spec.run(ctx, done)
+      submitted_at = uv.hrtime()
     end, spec.timeout_ms)
     local cpu1 = M.thread_cpu_ns()
     -- the gap that ends with the tick after the last delivery belongs to the burst too
@@ -140,6 +148,8 @@ function M.stall(spec)
       res.per_op_us[#res.per_op_us + 1] = worst / 1e3
       res.cpu_ms[#res.cpu_ms + 1] = (cpu1 - cpu0) / 1e6
       res.total_ms[#res.total_ms + 1] = dt / 1e6
+      res.after_ms[#res.after_ms + 1] = worst_after / 1e6
+      res.submit_ms[#res.submit_ms + 1] = (submitted_at - t_start) / 1e6
     end
   end
   return res
