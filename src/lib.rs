@@ -215,6 +215,7 @@ fn native(lua: &Lua) -> LuaResult<LuaTable> {
 pub fn open(lua: &Lua) -> LuaResult<LuaTable> {
     install_panic_hook();
     let native = native(lua)?;
+    entry_table::install(lua)?;
     let chunks = lua.create_table()?;
     for (name, src) in LUA_SOURCES {
         let f = lua
