@@ -14,8 +14,8 @@ M.WORKLOADS = {
   { id = "W4-cached", label = "W4 list 10,000 entries, cached", unit = "µs/op" },
   { id = "W5", label = "W5 worst loop stall, 2,000-file burst", unit = "ms", scale = 1e-3, target = 4 },
   { id = "W5-cpu", label = "W5 main-thread CPU during the burst", unit = "ms", target = 10 },
-  { id = "W5-submit", label = "W5 … of which the caller's loop starting 2,000 gets", unit = "ms" },
-  { id = "W5-after", label = "W5 worst stall once that loop returned (delivery)", unit = "ms" },
+  { id = "W5-submit", label = "W5 … of which the caller's loop starting 2,000 gets", unit = "ms", chart = false },
+  { id = "W5-after", label = "W5 worst stall once that loop returned (delivery)", unit = "ms", chart = false },
 }
 M.SYSTEMS = { "fscache", "uv_callbacks", "uv_sync", "native", "idle" }
 
@@ -134,12 +134,16 @@ function M.chart_data(sum)
     local row = sum[w.id] or {}
     local f = row.fscache and row.fscache.ok and row.fscache.median
     local cols = { '"' .. w.id .. '"' }
+    if w.chart == false or not row.fscache then
+      goto continue
+    end
     for _, s in ipairs({ "uv_callbacks", "uv_sync", "native" }) do
       local r = row[s]
       local v = f and r and r.ok and ratio(r.median, f)
       cols[#cols + 1] = v and ("%.4f"):format(v) or "NaN"
     end
     lines[#lines + 1] = table.concat(cols, " ")
+    ::continue::
   end
   return table.concat(lines, "\n") .. "\n"
 end
