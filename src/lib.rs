@@ -70,6 +70,19 @@ fn setup(lua: &Lua, opts: Option<LuaTable>) -> LuaResult<()> {
             )))
         }
     }
+    match opts.get::<LuaValue>("worker_nice")? {
+        LuaValue::Nil => {}
+        LuaValue::Integer(n) if (0..=19).contains(&n) => rt.pool().set_nice(n as i32),
+        LuaValue::Number(n) if (0.0..=19.0).contains(&n) && n.fract() == 0.0 => {
+            rt.pool().set_nice(n as i32)
+        }
+        v => {
+            let got = lua_util::describe(&v);
+            return Err(LuaError::runtime(format!(
+                "bad option 'worker_nice' to 'setup' (integer 0..19 expected, got {got})"
+            )));
+        }
+    }
     match opts.get::<LuaValue>("watch_limit")? {
         LuaValue::Nil => {}
         LuaValue::Boolean(false) => rt.watcher().set_limit(0),
@@ -166,6 +179,7 @@ fn native(lua: &Lua) -> LuaResult<LuaTable> {
             t.set("pending", rt.pending())?;
             t.set("delivered", rt.delivered())?;
             t.set("slice_ms", rt.slice().as_secs_f64() * 1000.0)?;
+            t.set("worker_nice", rt.pool().nice())?;
             let w = rt.watcher().stats();
             t.set("watching", w.active)?;
             t.set("watches", w.watches)?;

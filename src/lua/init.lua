@@ -66,8 +66,10 @@ function M.fd()
   return native.fd()
 end
 
----Pool settings: `threads` (jobs in flight), `slice_ms` (dispatch time budget).
----@param opts { threads?: integer, slice_ms?: number }
+---Pool settings: `threads` (jobs in flight), `slice_ms` (dispatch time budget), `worker_nice`
+---(0..19, default 19: pool threads yield the CPU to the loop), `watch_limit` (inotify watches
+---used to validate hits without a pool trip; 0 or false turns that off).
+---@param opts { threads?: integer, slice_ms?: number, worker_nice?: integer, watch_limit?: integer|false }
 function M.setup(opts)
   if opts ~= nil and type(opts) ~= "table" then
     error("bad argument #1 to 'setup' (table expected, got " .. type(opts) .. ")", 2)

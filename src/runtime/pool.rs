@@ -15,20 +15,24 @@ use super::completion::CompletionQueue;
 /// A unit of pool work: runs on a worker, pushes its own completion.
 pub type Job = Box<dyn FnOnce(&CompletionQueue) + Send>;
 
-/// Nice value of worker threads (Linux): I/O workers yield the CPU to the thread that runs
-/// the editor's loop. On one core (or a busy machine) a burst of reads at normal priority takes
-/// most of the CPU from that thread and its timers stall; at this weight (110 vs 1024) the Lua
-/// thread wins the CPU whenever it has work, and the workers still progress under load.
-pub const WORKER_NICE: i32 = 10;
+/// Default nice value of worker threads (Linux): background priority. On one core (or a busy
+/// machine) a burst of reads at normal priority takes most of the CPU from the thread that runs
+/// the editor's loop, and its timers stall for a whole scheduler slice at a time. Measured with
+/// `make bench` pinned to one CPU (W5, worst gap while results arrive): nice 0 ~30 ms, nice 10
+/// 6-10 ms, nice 19 ~4 ms, SCHED_IDLE 2 ms (but twice the Lua-thread CPU per burst). Workers
+/// still get CPU whenever the loop thread waits. `fscache.setup({ worker_nice = n })` changes it.
+pub const DEFAULT_WORKER_NICE: i32 = 19;
 
-/// Lowers the calling worker thread's priority (best effort; Linux sets nice per thread).
-fn lower_priority() {
+/// Sets the calling worker thread's nice value (best effort; Linux sets nice per thread).
+fn set_nice(nice: i32) {
     #[cfg(target_os = "linux")]
     // SAFETY: plain syscalls on the calling thread's own id.
     unsafe {
         let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        libc::setpriority(libc::PRIO_PROCESS, tid, WORKER_NICE);
+        libc::setpriority(libc::PRIO_PROCESS, tid, nice);
     }
+    #[cfg(not(target_os = "linux"))]
+    let _ = nice;
 }
 
 /// How long a worker waits for work before its thread exits.
@@ -45,6 +49,8 @@ struct State {
     /// Wake-ups sent and not yet taken by a waiting worker.
     notified: usize,
     limit: usize,
+    /// Nice value workers run at (applied by each worker before its next job).
+    nice: i32,
 }
 
 /// The pool front: shared by the Lua thread (submit) and the workers (take next).
@@ -65,6 +71,7 @@ impl Pool {
                 idle: 0,
                 notified: 0,
                 limit: limit.max(1),
+                nice: DEFAULT_WORKER_NICE,
             }),
             work: Condvar::new(),
             completions,
@@ -88,6 +95,16 @@ impl Pool {
         for _ in 0..spawn {
             self.spawn_worker();
         }
+    }
+
+    /// Sets the nice value of the workers (0..=19), from their next job on.
+    pub fn set_nice(&self, nice: i32) {
+        self.lock().nice = nice.clamp(0, 19);
+    }
+
+    /// The workers' nice value.
+    pub fn nice(&self) -> i32 {
+        self.lock().nice
     }
 
     /// The current bound.
@@ -159,9 +176,13 @@ impl Pool {
     }
 
     fn work_loop(&self) {
-        lower_priority();
         let mut st = self.lock();
+        let mut nice = None;
         loop {
+            if nice != Some(st.nice) {
+                nice = Some(st.nice);
+                set_nice(st.nice);
+            }
             if st.threads > st.limit {
                 st.threads -= 1;
                 return;
