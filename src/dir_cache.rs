@@ -7,7 +7,8 @@ use mlua::{UserData, UserDataMethods};
 
 use crate::cache_core::{Built, Core, Loader, Memo, Options};
 use crate::file_cache::DEFAULT_MAX_SIZE;
-use crate::fs::{read_dir, DirListing, FsError, Identity, Timestamp};
+use crate::entry_table::PackedListing;
+use crate::fs::{read_dir, FsError, Identity, Timestamp};
 use crate::lua_util::{callback_arg, path_arg};
 use crate::watch::Kind;
 
@@ -16,39 +17,38 @@ pub struct DirLoader;
 
 impl Loader for DirLoader {
     const KIND: Kind = Kind::Dir;
-    type Data = DirListing;
+    type Data = PackedListing;
     type Mode = ();
 
-    fn read(path: &[u8], _mode: (), _max_size: u64) -> Result<DirListing, FsError> {
-        read_dir(path)
+    fn read(path: &[u8], _mode: (), _max_size: u64) -> Result<PackedListing, FsError> {
+        read_dir(path).map(PackedListing::pack)
     }
 
-    fn identity(data: &DirListing) -> (Identity, Timestamp) {
+    fn identity(data: &PackedListing) -> (Identity, Timestamp) {
         (data.identity, data.read_at)
     }
 
-    fn build(lua: &Lua, path: &[u8], data: DirListing, _mode: ()) -> LuaResult<Built> {
-        let t = crate::entry_table::listing(lua, path, &data.identity, &data.entries)?;
-        let bytes = data.entries.iter().map(|e| e.name.len() as u64).sum();
+    fn build(lua: &Lua, path: &[u8], data: PackedListing, _mode: ()) -> LuaResult<Built> {
+        let t = crate::entry_table::listing(lua, path, &data)?;
         Ok(Built {
             table: t,
-            bytes,
+            bytes: data.name_bytes(),
             memo: 0,
             failure: None,
             parsed: false,
         })
     }
 
-    fn same(_lua: &Lua, old: &LuaTable, data: &DirListing) -> LuaResult<bool> {
+    fn same(_lua: &Lua, old: &LuaTable, data: &PackedListing) -> LuaResult<bool> {
         let list: LuaTable = old.raw_get("entries")?;
-        if list.raw_len() != data.entries.len() {
+        if list.raw_len() != data.len() {
             return Ok(false);
         }
-        for (i, e) in data.entries.iter().enumerate() {
+        for (i, (name, kind)) in data.iter().enumerate() {
             let t: LuaTable = list.raw_get(i + 1)?;
-            let name: LuaString = t.raw_get("name")?;
-            let kind: LuaString = t.raw_get("type")?;
-            if *name.as_bytes() != *e.name || *kind.as_bytes() != *e.kind.as_str().as_bytes() {
+            let old_name: LuaString = t.raw_get("name")?;
+            let old_kind: LuaString = t.raw_get("type")?;
+            if *old_name.as_bytes() != *name || *old_kind.as_bytes() != *kind.as_bytes() {
                 return Ok(false);
             }
         }

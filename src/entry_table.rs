@@ -8,7 +8,7 @@ use std::ffi::CStr;
 use mlua::ffi;
 use mlua::prelude::*;
 
-use crate::fs::{DirEntry, EntryKind, Identity};
+use crate::fs::{DirListing, EntryKind, Identity, Timestamp};
 
 const KINDS: [EntryKind; 8] = [
     EntryKind::File,
@@ -23,6 +23,64 @@ const KINDS: [EntryKind; 8] = [
 
 fn kind_index(k: EntryKind) -> i32 {
     KINDS.iter().position(|x| *x == k).unwrap_or(7) as i32
+}
+
+/// A directory listing packed on the pool thread, so the Lua thread neither copies nor frees
+/// 10,000 small names: each name followed by a NUL byte, and one type byte per entry
+/// (1-based index into the luv type words).
+pub struct PackedListing {
+    /// Names in order, each followed by `\0` (names never contain NUL).
+    pub names: Vec<u8>,
+    /// One byte per entry: 1 file, 2 directory, 3 link, 4 fifo, 5 socket, 6 char, 7 block,
+    /// 8 unknown.
+    pub types: Vec<u8>,
+    /// Identity of the directory (fstat before reading).
+    pub identity: Identity,
+    /// When it was read.
+    pub read_at: Timestamp,
+}
+
+impl PackedListing {
+    /// Packs a sorted listing (pool thread).
+    pub fn pack(l: DirListing) -> PackedListing {
+        let size = l.entries.iter().map(|e| e.name.len() + 1).sum();
+        let mut names = Vec::with_capacity(size);
+        let mut types = Vec::with_capacity(l.entries.len());
+        for e in &l.entries {
+            names.extend_from_slice(&e.name);
+            names.push(0);
+            types.push(kind_index(e.kind) as u8 + 1);
+        }
+        PackedListing {
+            names,
+            types,
+            identity: l.identity,
+            read_at: l.read_at,
+        }
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.types.len()
+    }
+
+    /// True for an empty directory.
+    pub fn is_empty(&self) -> bool {
+        self.types.is_empty()
+    }
+
+    /// (name, type word) of each entry, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &'static str)> {
+        self.names
+            .split(|b| *b == 0)
+            .zip(self.types.iter())
+            .map(|(n, t)| (n, KINDS[(*t as usize - 1).min(7)].as_str()))
+    }
+
+    /// Bytes of names (for `stats().bytes`).
+    pub fn name_bytes(&self) -> u64 {
+        (self.names.len() - self.types.len()) as u64
+    }
 }
 
 unsafe fn push_bytes(l: *mut ffi::lua_State, b: &[u8]) {
@@ -110,73 +168,64 @@ pub fn install(lua: &Lua) -> LuaResult<()> {
 }
 
 /// `{ path, mtime, mtime_nsec, entries = { {name=, type=}, ... } }` of a directory listing.
-pub fn listing(lua: &Lua, path: &[u8], id: &Identity, entries: &[DirEntry]) -> LuaResult<LuaTable> {
+pub fn listing(lua: &Lua, path: &[u8], l: &PackedListing) -> LuaResult<LuaTable> {
     let builder: Option<LuaFunction> = lua
         .named_registry_value(LISTING_BUILDER.to_str().unwrap_or(""))
         .unwrap_or(None);
     if let Some(builder) = builder {
-        let size = entries.iter().map(|e| e.name.len() + 1).sum();
-        let mut names = Vec::with_capacity(size);
-        let mut types = Vec::with_capacity(entries.len());
-        for e in entries {
-            names.extend_from_slice(&e.name);
-            names.push(0);
-            types.push(kind_index(e.kind) as u8 + 1);
-        }
         return builder.call((
             lua.create_string(path)?,
-            id.mtime.sec,
-            id.mtime.nsec,
-            lua.create_string(&names)?,
-            lua.create_string(&types)?,
-            entries.len(),
+            l.identity.mtime.sec,
+            l.identity.mtime.nsec,
+            lua.create_string(&l.names)?,
+            lua.create_string(&l.types)?,
+            l.len(),
         ));
     }
-    listing_capi(lua, path, id, entries)
+    listing_capi(lua, path, l)
 }
 
 /// [`listing`] through the C API (interpreters without a JIT).
-fn listing_capi(
-    lua: &Lua,
-    path: &[u8],
-    id: &Identity,
-    entries: &[DirEntry],
-) -> LuaResult<LuaTable> {
-    build_table(lua, 20, |l| {
+fn listing_capi(lua: &Lua, path: &[u8], l: &PackedListing) -> LuaResult<LuaTable> {
+    let id = &l.identity;
+    build_table(lua, 20, |st| {
         // SAFETY: the stack holds the 8 type words, 2 keys, the listing, the entries array and
         // one entry table plus a key and a value at a time (15 slots); only the listing is left.
         unsafe {
-            let base = ffi::lua_gettop(l);
+            let base = ffi::lua_gettop(st);
             for k in KINDS {
-                push_bytes(l, k.as_str().as_bytes());
+                push_bytes(st, k.as_str().as_bytes());
             }
             // The two keys, pushed once: a raw set with a key already on the stack skips
             // interning the key string and the metamethod check for every entry.
-            push_bytes(l, b"name");
-            push_bytes(l, b"type");
+            push_bytes(st, b"name");
+            push_bytes(st, b"type");
             let (name_key, type_key) = (base + 9, base + 10);
-            ffi::lua_createtable(l, 0, 4);
-            let out = ffi::lua_gettop(l);
-            push_bytes(l, path);
-            ffi::lua_setfield(l, out, c"path".as_ptr());
-            set_int(l, c"mtime", id.mtime.sec);
-            set_int(l, c"mtime_nsec", id.mtime.nsec);
-            let n = i32::try_from(entries.len()).unwrap_or(i32::MAX);
-            ffi::lua_createtable(l, n, 0);
-            for (i, e) in entries.iter().enumerate() {
-                ffi::lua_createtable(l, 0, 2);
-                ffi::lua_pushvalue(l, name_key);
-                push_bytes(l, &e.name);
-                ffi::lua_rawset(l, -3);
-                ffi::lua_pushvalue(l, type_key);
-                ffi::lua_pushvalue(l, base + 1 + kind_index(e.kind));
-                ffi::lua_rawset(l, -3);
-                ffi::lua_rawseti(l, -2, (i + 1) as _);
+            ffi::lua_createtable(st, 0, 4);
+            let out = ffi::lua_gettop(st);
+            push_bytes(st, path);
+            ffi::lua_setfield(st, out, c"path".as_ptr());
+            set_int(st, c"mtime", id.mtime.sec);
+            set_int(st, c"mtime_nsec", id.mtime.nsec);
+            let n = i32::try_from(l.len()).unwrap_or(i32::MAX);
+            ffi::lua_createtable(st, n, 0);
+            let mut start = 0;
+            for (i, t) in l.types.iter().enumerate() {
+                let end = start + l.names[start..].iter().position(|b| *b == 0).unwrap_or(0);
+                ffi::lua_createtable(st, 0, 2);
+                ffi::lua_pushvalue(st, name_key);
+                push_bytes(st, &l.names[start..end]);
+                ffi::lua_rawset(st, -3);
+                ffi::lua_pushvalue(st, type_key);
+                ffi::lua_pushvalue(st, base + (*t as i32).clamp(1, 8));
+                ffi::lua_rawset(st, -3);
+                ffi::lua_rawseti(st, -2, (i + 1) as _);
+                start = end + 1;
             }
-            ffi::lua_setfield(l, out, c"entries".as_ptr());
+            ffi::lua_setfield(st, out, c"entries".as_ptr());
             // Leave only the listing.
-            ffi::lua_replace(l, base + 1);
-            ffi::lua_settop(l, base + 1);
+            ffi::lua_replace(st, base + 1);
+            ffi::lua_settop(st, base + 1);
         }
     })
 }
