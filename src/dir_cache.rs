@@ -6,8 +6,8 @@ use mlua::prelude::*;
 use mlua::{UserData, UserDataMethods};
 
 use crate::cache_core::{Built, Core, Loader, Memo, Options};
-use crate::file_cache::DEFAULT_MAX_SIZE;
 use crate::entry_table::PackedListing;
+use crate::file_cache::DEFAULT_MAX_SIZE;
 use crate::fs::{read_dir, FsError, Identity, Timestamp};
 use crate::lua_util::{callback_arg, path_arg};
 use crate::watch::Kind;

@@ -15,6 +15,22 @@ use std::sync::Arc;
 
 use crate::fasthash::FastMap;
 
+/// inotify event bits (the Linux ABI values; spelled out so this bookkeeping, and its tests,
+/// compile on every platform).
+mod ev {
+    pub const IN_MODIFY: u32 = 0x2;
+    pub const IN_ATTRIB: u32 = 0x4;
+    pub const IN_MOVED_FROM: u32 = 0x40;
+    pub const IN_MOVED_TO: u32 = 0x80;
+    pub const IN_CREATE: u32 = 0x100;
+    pub const IN_DELETE: u32 = 0x200;
+    pub const IN_DELETE_SELF: u32 = 0x400;
+    pub const IN_MOVE_SELF: u32 = 0x800;
+    pub const IN_UNMOUNT: u32 = 0x2000;
+    pub const IN_Q_OVERFLOW: u32 = 0x4000;
+    pub const IN_IGNORED: u32 = 0x8000;
+}
+
 /// What a tracked path is: a file (covered by its ancestors' watches) or a directory listing
 /// (covered by its ancestors' and its own).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -293,7 +309,7 @@ impl Table {
     /// Applies one event.
     pub fn event(&mut self, wd: i32, mask: u32, name: &[u8]) {
         self.events += 1;
-        if mask & libc::IN_Q_OVERFLOW != 0 {
+        if mask & ev::IN_Q_OVERFLOW != 0 {
             self.overflow();
             return;
         }
@@ -313,13 +329,13 @@ impl Table {
             // The directory itself: moved, deleted, unmounted, or its attributes changed.
             self.touch_subtree(&dir, g);
             let gone = mask
-                & (libc::IN_IGNORED | libc::IN_DELETE_SELF | libc::IN_MOVE_SELF | libc::IN_UNMOUNT)
+                & (ev::IN_IGNORED | ev::IN_DELETE_SELF | ev::IN_MOVE_SELF | ev::IN_UNMOUNT)
                 != 0;
             if gone {
                 if let Some(p) = self.prefixes.get_mut(&*dir) {
                     p.wds.retain(|w| *w != wd);
                 }
-                if mask & libc::IN_IGNORED != 0 {
+                if mask & ev::IN_IGNORED != 0 {
                     // The kernel dropped it; its number may be reused: never remove it again.
                     self.dir_wds.remove(&wd);
                     self.pending_rm.retain(|w| *w != wd);
@@ -339,9 +355,8 @@ impl Table {
             // A directory on some tracked path was renamed, replaced, deleted or chmod-ed.
             self.touch_subtree(&child, g);
         }
-        let entry_change = mask
-            & (libc::IN_CREATE | libc::IN_DELETE | libc::IN_MOVED_FROM | libc::IN_MOVED_TO)
-            != 0;
+        let entry_change =
+            mask & (ev::IN_CREATE | ev::IN_DELETE | ev::IN_MOVED_FROM | ev::IN_MOVED_TO) != 0;
         if entry_change {
             if let Some(r) = self.records.get_mut(&*dir) {
                 if r.kind == Kind::Dir {
@@ -393,9 +408,9 @@ mod tests {
         assert_eq!(need, vec![&b"/"[..], b"/a"]);
         assert!(t.complete(b"/a/f", s, &setup(&[("/", 1), ("/a", 2)])));
         assert!(t.is_clean(b"/a/f", s));
-        t.event(2, libc::IN_MODIFY, b"g");
+        t.event(2, ev::IN_MODIFY, b"g");
         assert!(t.is_clean(b"/a/f", s));
-        t.event(2, libc::IN_MODIFY, b"f");
+        t.event(2, ev::IN_MODIFY, b"f");
         assert!(!t.is_clean(b"/a/f", s));
     }
 
@@ -403,7 +418,7 @@ mod tests {
     fn event_during_flight_on_new_watch_is_replayed() {
         let mut t = Table::default();
         let (s, _) = t.arm(b"/a/f", Kind::File);
-        t.event(7, libc::IN_MODIFY, b"f"); // wd 7 not registered yet
+        t.event(7, ev::IN_MODIFY, b"f"); // wd 7 not registered yet
         assert!(!t.complete(b"/a/f", s, &setup(&[("/a", 7)])));
     }
 
@@ -422,9 +437,9 @@ mod tests {
         let mut t = Table::default();
         let (s, _) = t.arm(b"/a/b/f", Kind::File);
         assert!(t.complete(b"/a/b/f", s, &setup(&[("/", 1), ("/a", 2), ("/a/b", 3)])));
-        t.event(1, libc::IN_CREATE, b"unrelated");
+        t.event(1, ev::IN_CREATE, b"unrelated");
         assert!(t.is_clean(b"/a/b/f", s));
-        t.event(1, libc::IN_MOVED_FROM, b"a");
+        t.event(1, ev::IN_MOVED_FROM, b"a");
         assert!(!t.is_clean(b"/a/b/f", s));
     }
 
@@ -434,10 +449,10 @@ mod tests {
         let (s, need) = t.arm(b"/d", Kind::Dir);
         assert_eq!(need.len(), 2);
         assert!(t.complete(b"/d", s, &setup(&[("/", 1), ("/d", 2)])));
-        t.event(2, libc::IN_ATTRIB, b"x");
-        t.event(2, libc::IN_MODIFY, b"x");
+        t.event(2, ev::IN_ATTRIB, b"x");
+        t.event(2, ev::IN_MODIFY, b"x");
         assert!(t.is_clean(b"/d", s));
-        t.event(2, libc::IN_CREATE, b"x");
+        t.event(2, ev::IN_CREATE, b"x");
         assert!(!t.is_clean(b"/d", s));
     }
 
@@ -446,8 +461,8 @@ mod tests {
         let mut t = Table::default();
         let (s, _) = t.arm(b"/a/f", Kind::File);
         t.complete(b"/a/f", s, &setup(&[("/", 1), ("/a", 2)]));
-        t.event(2, libc::IN_DELETE_SELF, b"");
-        t.event(2, libc::IN_IGNORED, b"");
+        t.event(2, ev::IN_DELETE_SELF, b"");
+        t.event(2, ev::IN_IGNORED, b"");
         assert!(!t.is_clean(b"/a/f", s));
         assert_eq!(t.take_forgotten().len(), 2);
         let (_, need) = t.arm(b"/a/f", Kind::File);
@@ -472,7 +487,26 @@ mod tests {
         let mut t = Table::default();
         let (s, _) = t.arm(b"/a/f", Kind::File);
         t.complete(b"/a/f", s, &setup(&[("/", 1), ("/a", 2)]));
-        t.event(-1, libc::IN_Q_OVERFLOW, b"");
+        t.event(-1, ev::IN_Q_OVERFLOW, b"");
         assert!(!t.is_clean(b"/a/f", s));
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod abi {
+    #[test]
+    fn event_bits_match_the_kernel_abi() {
+        use super::ev::*;
+        assert_eq!(IN_MODIFY, libc::IN_MODIFY);
+        assert_eq!(IN_ATTRIB, libc::IN_ATTRIB);
+        assert_eq!(IN_MOVED_FROM, libc::IN_MOVED_FROM);
+        assert_eq!(IN_MOVED_TO, libc::IN_MOVED_TO);
+        assert_eq!(IN_CREATE, libc::IN_CREATE);
+        assert_eq!(IN_DELETE, libc::IN_DELETE);
+        assert_eq!(IN_DELETE_SELF, libc::IN_DELETE_SELF);
+        assert_eq!(IN_MOVE_SELF, libc::IN_MOVE_SELF);
+        assert_eq!(IN_UNMOUNT, libc::IN_UNMOUNT);
+        assert_eq!(IN_Q_OVERFLOW, libc::IN_Q_OVERFLOW);
+        assert_eq!(IN_IGNORED, libc::IN_IGNORED);
     }
 }
