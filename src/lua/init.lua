@@ -67,7 +67,7 @@ function M.fd()
 end
 
 ---Pool settings: `threads` (jobs in flight), `slice_ms` (dispatch time budget), `worker_nice`
----(0..19, default 19: pool threads yield the CPU to the loop), `watch_limit` (inotify watches
+---(0..19, default 10: pool threads yield the CPU to the loop), `watch_limit` (inotify watches
 ---used to validate hits without a pool trip; 0 or false turns that off).
 ---@param opts { threads?: integer, slice_ms?: number, worker_nice?: integer, watch_limit?: integer|false }
 function M.setup(opts)

@@ -15,13 +15,15 @@ use super::completion::CompletionQueue;
 /// A unit of pool work: runs on a worker, pushes its own completion.
 pub type Job = Box<dyn FnOnce(&CompletionQueue) + Send>;
 
-/// Default nice value of worker threads (Linux): background priority. On one core (or a busy
-/// machine) a burst of reads at normal priority takes most of the CPU from the thread that runs
-/// the editor's loop, and its timers stall for a whole scheduler slice at a time. Measured with
-/// `make bench` pinned to one CPU (W5, worst gap while results arrive): nice 0 ~30 ms, nice 10
-/// 6-10 ms, nice 19 ~4 ms, SCHED_IDLE 2 ms (but twice the Lua-thread CPU per burst). Workers
-/// still get CPU whenever the loop thread waits. `fscache.setup({ worker_nice = n })` changes it.
-pub const DEFAULT_WORKER_NICE: i32 = 19;
+/// Default nice value of worker threads (Linux): below the thread that runs the editor's loop.
+/// On one core (or a busy machine) a burst of reads at normal priority takes most of the CPU
+/// from that thread and its timers stall for whole scheduler slices. Measured with `make bench`
+/// pinned to one CPU (W5, worst gap while results arrive): nice 0 ~30 ms, nice 10 6-10 ms,
+/// nice 19 ~4 ms, SCHED_IDLE 2 ms. Nice 19 and SCHED_IDLE let any other busy process (a build,
+/// a language server indexing) starve the reads themselves: with other load on the same CPU,
+/// W1 concurrent went from 12-18 µs at nice 10 to 19-27 µs at nice 19. Nice 10 keeps reads
+/// moving under load. `fscache.setup({ worker_nice = 19 })` favours the loop further.
+pub const DEFAULT_WORKER_NICE: i32 = 10;
 
 /// Sets the calling worker thread's nice value (best effort; Linux sets nice per thread).
 fn set_nice(nice: i32) {
