@@ -225,6 +225,23 @@ describe("watcher-validated hits", function()
     end)
   end)
 
+  it("sees a change made through a hard link created after the file was cached", function()
+    assert(uv.fs_mkdir(dir .. "/a", 493))
+    assert(uv.fs_mkdir(dir .. "/b", 493)) -- nothing under b is cached or watched
+    local paths = make_files(dir .. "/a", 300, "orig")
+    run_async(function()
+      assert.are.equal(300, cache_all(files, paths))
+      for i, p in ipairs(paths) do
+        local other = ("%s/b/g%04d"):format(dir, i)
+        assert(uv.fs_link(p, other))
+        local f = assert(io.open(other, "r+b"))
+        f:write("L") -- same size, through the new link only
+        f:close()
+        assert.are.equal(("Lrig %d\n"):format(i), assert(files:get_async(p)).content)
+      end
+    end)
+  end)
+
   it("answers get() callbacks for watched hits later, never synchronously", function()
     local paths = make_files(dir, 5, "cb")
     run_async(function()

@@ -178,7 +178,7 @@ fn run_job<L: Loader>(
     let Some(plan) = plan else {
         return (run_unwatched::<L>(path, mode, known, max_size), None);
     };
-    let mut setup = plan.setup();
+    let mut setup = plan.setup(path);
     if let Some((id, read_at)) = known {
         let stat = match L::KIND {
             Kind::File => stat_path_plain(path),

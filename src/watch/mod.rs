@@ -9,6 +9,8 @@
 //!    itself for a listing) without a registered watch.
 //! 2. Pool thread, before opening P: [`Plan::setup`] makes sure each of those has a watch
 //!    (added with `IN_ONLYDIR | IN_DONT_FOLLOW`, so a symlinked directory is refused).
+//!    A file also gets an attribute-only watch on its own inode: that is where a hard link
+//!    made to it later shows up (as a link-count change).
 //! 3. The read happens *after* the watches exist: a change that lands before is in what the
 //!    read sees; a change after it queues an event. The file is opened with `O_NOFOLLOW` and
 //!    must have one link (a change through another hard link would be reported to that link's
@@ -91,11 +93,23 @@ impl Plan {
     /// Makes sure every directory the read needs is watched (pool thread, before the read).
     /// A failure leaves the read unwatched, never failed.
     #[cfg(target_os = "linux")]
-    pub fn setup(&self) -> Setup {
+    pub fn setup(&self, path: &[u8]) -> Setup {
         let mut s = Setup::default();
         for dir in &self.dirs {
             match self.ino.watch_dir(dir) {
                 Ok(wd) => s.dirs.push((Arc::clone(dir), wd)),
+                Err(e) => {
+                    s.no_space = e == libc::ENOSPC;
+                    return s;
+                }
+            }
+        }
+        if self.kind == Kind::File {
+            // The file's own inode, for attribute changes only: a hard link made to it later
+            // (in a directory nobody watches) shows up as a link-count change here and nowhere
+            // else, and writes through that link would reach that directory's watchers only.
+            match self.ino.add(path, libc::IN_ATTRIB | libc::IN_DONT_FOLLOW) {
+                Ok(wd) => s.file_wd = Some(wd),
                 Err(e) => {
                     s.no_space = e == libc::ENOSPC;
                     return s;
@@ -108,7 +122,7 @@ impl Plan {
 
     /// Stub: never watched.
     #[cfg(not(target_os = "linux"))]
-    pub fn setup(&self) -> Setup {
+    pub fn setup(&self, _path: &[u8]) -> Setup {
         Setup::default()
     }
 

@@ -52,6 +52,8 @@ pub struct Setup {
     /// Directory watches this read relies on that the Lua thread had not registered when it was
     /// armed: (directory path, wd).
     pub dirs: Vec<(Arc<[u8]>, i32)>,
+    /// The file's own (attribute-only) watch.
+    pub file_wd: Option<i32>,
     /// The kernel refused a watch for lack of room (ENOSPC: max_user_watches reached).
     pub no_space: bool,
 }
@@ -62,6 +64,8 @@ struct Record {
     refs: u32,
     /// Generation of the last event that touched this path.
     changed_at: u64,
+    /// The file's own watch (files only).
+    file_wd: Option<i32>,
 }
 
 struct Prefix {
@@ -83,6 +87,8 @@ pub struct Table {
     records: FastMap<Vec<u8>, Record>,
     prefixes: FastMap<Vec<u8>, Prefix>,
     dir_wds: FastMap<i32, Arc<[u8]>>,
+    /// File watches: wd -> the tracked path it covers.
+    file_wds: FastMap<i32, Vec<u8>>,
     inflight: usize,
     log: Vec<(u64, i32)>,
     log_lost_at: u64,
@@ -130,7 +136,7 @@ impl Table {
 
     /// Watch descriptors held.
     pub fn watches(&self) -> usize {
-        self.dir_wds.len()
+        self.dir_wds.len() + self.file_wds.len()
     }
 
     /// Reads armed and not completed.
@@ -163,6 +169,7 @@ impl Table {
                         kind,
                         refs: 1,
                         changed_at: 0,
+                        file_wd: None,
                     },
                 );
                 true
@@ -207,12 +214,15 @@ impl Table {
                 None => self.pending_rm.push(*wd),
             }
         }
+        if let Some(wd) = setup.file_wd {
+            self.attach_file(path, wd);
+        }
         let mut changed = stamp < self.log_lost_at || stamp < self.overflow_at;
-        if !changed && !setup.dirs.is_empty() {
-            changed = self
-                .log
-                .iter()
-                .any(|(g, wd)| *g > stamp && setup.dirs.iter().any(|(_, w)| w == wd));
+        if !changed && (!setup.dirs.is_empty() || setup.file_wd.is_some()) {
+            changed = self.log.iter().any(|(g, wd)| {
+                *g > stamp
+                    && (setup.file_wd == Some(*wd) || setup.dirs.iter().any(|(_, w)| w == wd))
+            });
         }
         if self.inflight == 0 {
             self.log.clear();
@@ -228,6 +238,22 @@ impl Table {
         }
     }
 
+    fn attach_file(&mut self, path: &[u8], wd: i32) {
+        let Some(rec) = self.records.get_mut(path) else {
+            self.pending_rm.push(wd);
+            return;
+        };
+        if let Some(old) = rec.file_wd.replace(wd).filter(|o| *o != wd) {
+            if self.file_wds.get(&old).is_some_and(|p| p == path) {
+                self.file_wds.remove(&old);
+                self.pending_rm.push(old);
+            }
+        }
+        if self.file_wds.get(&wd).is_none_or(|p| p != path) {
+            self.file_wds.insert(wd, path.to_vec());
+        }
+    }
+
     /// Drops one reference to `path` (a cache entry went away, or a read is not stored).
     pub fn release(&mut self, path: &[u8]) {
         let Some(rec) = self.records.get_mut(path) else {
@@ -238,7 +264,14 @@ impl Table {
             return;
         }
         let kind = rec.kind;
+        let file_wd = rec.file_wd;
         self.records.remove(path);
+        if let Some(wd) = file_wd {
+            if self.file_wds.get(&wd).is_some_and(|p| p == path) {
+                self.file_wds.remove(&wd);
+                self.pending_rm.push(wd);
+            }
+        }
         for dir in chain(path, kind) {
             if let Some(p) = self.prefixes.get_mut(dir) {
                 p.count = p.count.saturating_sub(1);
@@ -262,6 +295,9 @@ impl Table {
         wds.dedup();
         let mut out = Vec::with_capacity(wds.len());
         for wd in wds {
+            if self.file_wds.contains_key(&wd) {
+                continue; // handed out again meanwhile
+            }
             match self.dir_wds.get(&wd) {
                 Some(dir)
                     if self
@@ -287,10 +323,9 @@ impl Table {
     /// True when the entry of `path` stamped `stamp` has seen no event since.
     pub fn is_clean(&self, path: &[u8], stamp: u64) -> bool {
         stamp >= self.overflow_at
-            && self
-                .records
-                .get(path)
-                .is_some_and(|r| r.changed_at <= stamp)
+            && self.records.get(path).is_some_and(|r| {
+                r.changed_at <= stamp && (r.kind == Kind::Dir || r.file_wd.is_some())
+            })
     }
 
     /// Everything tracked counts as changed (the event queue overflowed, or the descriptor broke).
@@ -323,6 +358,20 @@ impl Table {
             } else {
                 self.log_lost_at = g;
             }
+        }
+        if let Some(p) = self.file_wds.get(&wd) {
+            // The file's own inode: a link-count or attribute change, or it is gone.
+            if let Some(r) = self.records.get_mut(p.as_slice()) {
+                r.changed_at = g;
+                if mask & ev::IN_IGNORED != 0 {
+                    r.file_wd = None;
+                }
+            }
+            if mask & ev::IN_IGNORED != 0 {
+                self.file_wds.remove(&wd);
+                self.pending_rm.retain(|w| *w != wd);
+            }
+            return;
         }
         let Some(dir) = self.dir_wds.get(&wd).cloned() else {
             return;
@@ -380,7 +429,15 @@ mod tests {
                 .iter()
                 .map(|(d, w)| (Arc::from(d.as_bytes()), *w))
                 .collect(),
+            file_wd: None,
             no_space: false,
+        }
+    }
+
+    fn setup_file(wd: i32, dirs: &[(&str, i32)]) -> Setup {
+        Setup {
+            file_wd: Some(wd),
+            ..setup(dirs)
         }
     }
 
@@ -408,7 +465,7 @@ mod tests {
         let (s, need) = t.arm(b"/a/f", Kind::File);
         let need: Vec<&[u8]> = need.iter().map(|d| &**d).collect();
         assert_eq!(need, vec![&b"/"[..], b"/a"]);
-        assert!(t.complete(b"/a/f", s, &setup(&[("/", 1), ("/a", 2)])));
+        assert!(t.complete(b"/a/f", s, &setup_file(50, &[("/", 1), ("/a", 2)])));
         assert!(t.is_clean(b"/a/f", s));
         t.event(2, ev::IN_MODIFY, b"g");
         assert!(t.is_clean(b"/a/f", s));
@@ -421,24 +478,28 @@ mod tests {
         let mut t = Table::default();
         let (s, _) = t.arm(b"/a/f", Kind::File);
         t.event(7, ev::IN_MODIFY, b"f"); // wd 7 not registered yet
-        assert!(!t.complete(b"/a/f", s, &setup(&[("/a", 7)])));
+        assert!(!t.complete(b"/a/f", s, &setup_file(51, &[("/a", 7)])));
     }
 
     #[test]
     fn second_read_needs_no_new_watch() {
         let mut t = Table::default();
         let (s, _) = t.arm(b"/a/f", Kind::File);
-        t.complete(b"/a/f", s, &setup(&[("/", 1), ("/a", 2)]));
+        t.complete(b"/a/f", s, &setup_file(50, &[("/", 1), ("/a", 2)]));
         let (s2, need) = t.arm(b"/a/g", Kind::File);
         assert!(need.is_empty());
-        assert!(t.complete(b"/a/g", s2, &setup(&[])));
+        assert!(t.complete(b"/a/g", s2, &setup_file(52, &[])));
     }
 
     #[test]
     fn rename_of_ancestor_touches_everything_below() {
         let mut t = Table::default();
         let (s, _) = t.arm(b"/a/b/f", Kind::File);
-        assert!(t.complete(b"/a/b/f", s, &setup(&[("/", 1), ("/a", 2), ("/a/b", 3)])));
+        assert!(t.complete(
+            b"/a/b/f",
+            s,
+            &setup_file(50, &[("/", 1), ("/a", 2), ("/a/b", 3)])
+        ));
         t.event(1, ev::IN_CREATE, b"unrelated");
         assert!(t.is_clean(b"/a/b/f", s));
         t.event(1, ev::IN_MOVED_FROM, b"a");
@@ -462,7 +523,7 @@ mod tests {
     fn dead_directory_watch_is_forgotten() {
         let mut t = Table::default();
         let (s, _) = t.arm(b"/a/f", Kind::File);
-        t.complete(b"/a/f", s, &setup(&[("/", 1), ("/a", 2)]));
+        t.complete(b"/a/f", s, &setup_file(50, &[("/", 1), ("/a", 2)]));
         t.event(2, ev::IN_DELETE_SELF, b"");
         t.event(2, ev::IN_IGNORED, b"");
         assert!(!t.is_clean(b"/a/f", s));
@@ -476,19 +537,36 @@ mod tests {
     fn released_paths_free_their_watches_once_idle() {
         let mut t = Table::default();
         let (s, _) = t.arm(b"/a/f", Kind::File);
-        t.complete(b"/a/f", s, &setup(&[("/", 1), ("/a", 2)]));
+        t.complete(b"/a/f", s, &setup_file(5, &[("/", 1), ("/a", 2)]));
         t.release(b"/a/f");
         let rm: Vec<i32> = t.take_removable().into_iter().map(|(_, w)| w).collect();
-        assert_eq!(rm, vec![1, 2]);
+        assert_eq!(rm, vec![1, 2, 5]);
         assert_eq!(t.watches(), 0);
         assert_eq!(t.tracked(), 0);
+    }
+
+    #[test]
+    fn link_count_change_on_the_file_itself_makes_entry_dirty() {
+        let mut t = Table::default();
+        let (s, _) = t.arm(b"/a/f", Kind::File);
+        assert!(t.complete(b"/a/f", s, &setup_file(50, &[("/", 1), ("/a", 2)])));
+        t.event(50, ev::IN_ATTRIB, b"");
+        assert!(!t.is_clean(b"/a/f", s));
+    }
+
+    #[test]
+    fn a_file_without_its_own_watch_is_never_clean() {
+        let mut t = Table::default();
+        let (s, _) = t.arm(b"/a/f", Kind::File);
+        t.complete(b"/a/f", s, &setup(&[("/", 1), ("/a", 2)]));
+        assert!(!t.is_clean(b"/a/f", s));
     }
 
     #[test]
     fn overflow_dirties_everything() {
         let mut t = Table::default();
         let (s, _) = t.arm(b"/a/f", Kind::File);
-        t.complete(b"/a/f", s, &setup(&[("/", 1), ("/a", 2)]));
+        t.complete(b"/a/f", s, &setup_file(50, &[("/", 1), ("/a", 2)]));
         t.event(-1, ev::IN_Q_OVERFLOW, b"");
         assert!(!t.is_clean(b"/a/f", s));
     }
