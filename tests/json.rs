@@ -211,7 +211,7 @@ fn nesting_limit_is_an_error_not_a_stack_overflow() {
             .message,
         format!(
             "d:1:{}: nesting deeper than {MAX_DEPTH} arrays/objects",
-            MAX_DEPTH + 2
+            MAX_DEPTH + 1
         )
     );
     assert!(decode(objects(MAX_DEPTH + 1).as_bytes(), true, b"d")
