@@ -775,7 +775,7 @@ describe("JSON writes", function()
     assert.are.same({ "out.json" }, ls(dir)) -- no temp file left
   end)
 
-  it("get_json after a JSON write is served from what was written (no read, no parse)", function()
+  it("get_json after a JSON write is served from what was written (a hit, no parse)", function()
     local p = dir .. "/out.json"
     assert(run_async(function()
       return files:write_async(p, { json = value, indent = 2 })
