@@ -922,7 +922,7 @@ describe("{} vs [] and null", function()
     assert.are.equal(2, #v) -- null keeps its array slot
     if in_nvim then
       assert.are.equal(vim.NIL, fscache.null)
-      assert.are.equal("[null,null]", vim.json.encode(v[1] and { v[1], v[2].a }))
+      assert.are.equal("[null,null]", vim.json.encode({ v[1], v[2].a }))
     else
       assert.are.equal("userdata", type(fscache.null))
     end
