@@ -1,9 +1,23 @@
 -- Busted helper, loaded before every spec under LuaJIT and under Neovim (`nvim -l`).
--- Puts the freshly built lua/fscache.so on package.cpath, attaches fscache to a luv loop
--- outside Neovim, and provides loop-driving and temp-dir helpers.
+-- Loads the library under test, attaches fscache to a luv loop outside Neovim, and provides
+-- loop-driving and temp-dir helpers.
+--
+-- By default that is ./lua/fscache.so, found through the repo's loader lua/fscache/init.lua
+-- (busted's lpath has lua/?/init.lua). FSCACHE_LIB_DIR=<dir> tests <dir>/fscache.so instead (a
+-- luarocks tree, build/): it is preloaded from there, so the repo's loader cannot substitute
+-- ./lua/fscache.so for it.
 
-local root = os.getenv("FSCACHE_LIB_DIR") or "./lua"
-package.cpath = root .. "/?.so;" .. package.cpath
+local libdir = os.getenv("FSCACHE_LIB_DIR")
+if libdir then
+  _G.fscache_lib_path = libdir .. "/fscache.so"
+  package.cpath = libdir .. "/?.so;" .. package.cpath
+  package.preload.fscache = function(...)
+    return assert(package.loadlib(_G.fscache_lib_path, "luaopen_fscache"))(...)
+  end
+else
+  _G.fscache_lib_path = "./lua/fscache.so"
+  package.cpath = "./lua/?.so;" .. package.cpath
+end
 
 local fscache = require("fscache")
 local uv = (vim and (vim.uv or vim.loop)) or require("luv")
