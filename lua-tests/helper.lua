@@ -95,12 +95,15 @@ function _G.read_file(path)
   return s
 end
 
--- Runs a shell command, returns (ok, output).
+-- Runs a shell command, returns (ok, output, exit status). The status is echoed by the shell:
+-- LuaJIT's popen close() returns true whatever the command's exit status was.
 function _G.sh(cmd)
-  local p = assert(io.popen(cmd .. " 2>&1"))
+  local p = assert(io.popen("(" .. cmd .. ") 2>&1; echo \"__exit=$?\""))
   local out = p:read("*a")
-  local ok = p:close()
-  return ok == true or ok == 0, out
+  p:close()
+  local status = tonumber(out:match("__exit=(%d+)%s*$"))
+  out = out:gsub("__exit=%d+%s*$", "")
+  return status == 0, out, status
 end
 
 -- Captures errors fscache reports (callback errors, failed coroutines) during fn().
