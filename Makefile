@@ -8,7 +8,7 @@ ifeq ($(shell uname -s),Darwin)
 LIB := target/release/libfscache.dylib
 endif
 
-.PHONY: all build deps deps-demo demo test test-rust test-lua test-nvim bench clean
+.PHONY: all build deps deps-demo demo test test-rust test-lua test-nvim bench fmt clean
 
 all: build
 
@@ -36,6 +36,11 @@ test: deps build
 
 bench: deps build
 	@sh benches/run.sh
+
+## fmt: format Rust (cargo fmt) and Lua (stylua, .stylua.toml)
+fmt:
+	$(CARGO) fmt
+	stylua .
 
 clean:
 	$(CARGO) clean

@@ -56,9 +56,12 @@ function _G.run_async(fn, timeout_ms)
   end, function(e)
     done, err = true, e
   end)
-  assert(wait_until(function()
-    return done
-  end, timeout_ms or 5000), "run_async: timed out")
+  assert(
+    wait_until(function()
+      return done
+    end, timeout_ms or 5000),
+    "run_async: timed out"
+  )
   if err then
     error(err, 0)
   end
@@ -98,7 +101,7 @@ end
 -- Runs a shell command, returns (ok, output, exit status). The status is echoed by the shell:
 -- LuaJIT's popen close() returns true whatever the command's exit status was.
 function _G.sh(cmd)
-  local p = assert(io.popen("(" .. cmd .. ") 2>&1; echo \"__exit=$?\""))
+  local p = assert(io.popen("(" .. cmd .. ') 2>&1; echo "__exit=$?"'))
   local out = p:read("*a")
   p:close()
   local status = tonumber(out:match("__exit=(%d+)%s*$"))

@@ -90,7 +90,8 @@ describe("the loader lua/fscache/init.lua", function()
 
   it("falls back to package.cpath (a luarocks install) when nothing is built next to it", function()
     copy(fscache_lib_path, dir .. "/rocks/fscache.so")
-    local ok, out = run_lua(dir, REPORT:format("fscache", dir .. "/case.lua"), dir .. "/lua/?/init.lua", dir .. "/rocks/?.so")
+    local ok, out =
+      run_lua(dir, REPORT:format("fscache", dir .. "/case.lua"), dir .. "/lua/?/init.lua", dir .. "/rocks/?.so")
     assert(ok, out)
     assert.matches("MAPPED " .. dir .. "/rocks/fscache.so", out, 1, true)
   end)
@@ -120,9 +121,8 @@ describe("the loader lua/fscache/init.lua", function()
       dir .. "/wrong.c",
       ("int %s(void *L, int i);\nint luaopen_fscache(void *L) { return %s(L, 1); }\n"):format(missing, missing)
     )
-    local built, cc_out = sh(
-      "cc -shared -fPIC -o " .. shell_quote(dir .. "/lua/fscache.so") .. " " .. shell_quote(dir .. "/wrong.c")
-    )
+    local built, cc_out =
+      sh("cc -shared -fPIC -o " .. shell_quote(dir .. "/lua/fscache.so") .. " " .. shell_quote(dir .. "/wrong.c"))
     assert(built, "cc failed: " .. cc_out)
     local ok, out = run_lua(dir, REPORT:format("fscache", "/dev/null"), dir .. "/lua/?/init.lua")
     assert.is_false(ok)

@@ -41,7 +41,7 @@ end
 local BUILD_HELP = table.concat({
   "  build it:  cd %s && make build",
   "             (or: cargo build --release, then copy target/release/libfscache.so to lua/fscache.so)",
-  "  lazy.nvim: build = \"build.lua\" in the plugin spec, then :Lazy build fscache",
+  '  lazy.nvim: build = "build.lua" in the plugin spec, then :Lazy build fscache',
   "  luarocks:  luarocks make fscache-scm-1.rockspec",
   "  see :help fscache-install",
 }, "\n")

@@ -120,8 +120,10 @@ function M.add_adapter(name, fn)
 end
 
 local function outside_error(name, cb_name, sync_name)
-  return ("fscache: %s must be called inside a coroutine (for example one started by fscache.run); "
-    .. "from plain code use %s(..., callback) or %s(...)"):format(name, cb_name, sync_name)
+  return (
+    "fscache: %s must be called inside a coroutine (for example one started by fscache.run); "
+    .. "from plain code use %s(..., callback) or %s(...)"
+  ):format(name, cb_name, sync_name)
 end
 
 ---Suspends the running coroutine until `start`'s callback fires, under whichever runner drives it.
@@ -136,8 +138,13 @@ function M.await(start, name, cb_name, sync_name)
     error(outside_error(name, cb_name, sync_name), 3)
   end
   if coroutine.isyieldable and not coroutine.isyieldable() then
-    error(("fscache: %s cannot yield here (C-call boundary, e.g. inside a metamethod, "
-      .. "table.sort comparator or pcall on PUC Lua 5.1); use %s or %s"):format(name, cb_name, sync_name), 3)
+    error(
+      (
+        "fscache: %s cannot yield here (C-call boundary, e.g. inside a metamethod, "
+        .. "table.sort comparator or pcall on PUC Lua 5.1); use %s or %s"
+      ):format(name, cb_name, sync_name),
+      3
+    )
   end
   -- (a) fscache.run: it calls start(step) and resumes with the results.
   if own[co] then
@@ -249,8 +256,12 @@ function M.run(fn, on_done, on_error)
     elseif is_callable(a) and r.n == 2 then
       leaf, argc = a, 1 -- vim._async: (fn)
     else
-      return fail("fscache.run: the coroutine yielded " .. describe_yield(r)
-        .. "; expected an async leaf: (fn, argc, ...) or (argc, fn, ...)", true)
+      return fail(
+        "fscache.run: the coroutine yielded "
+          .. describe_yield(r)
+          .. "; expected an async leaf: (fn, argc, ...) or (argc, fn, ...)",
+        true
+      )
     end
     local args = { unpack(r, 4, r.n) }
     local called = false
@@ -276,8 +287,12 @@ end
 ---@param timeout_ms? number default 10000
 function M.block_on(fn, timeout_ms)
   if timeout_ms ~= nil and (type(timeout_ms) ~= "number" or timeout_ms < 0) then
-    error("bad argument #2 to 'block_on' (timeout_ms: non-negative number expected, got "
-      .. (type(timeout_ms) == "number" and tostring(timeout_ms) or type(timeout_ms)) .. ")", 2)
+    error(
+      "bad argument #2 to 'block_on' (timeout_ms: non-negative number expected, got "
+        .. (type(timeout_ms) == "number" and tostring(timeout_ms) or type(timeout_ms))
+        .. ")",
+      2
+    )
   end
   timeout_ms = timeout_ms or 10000
   local done, res

@@ -12,12 +12,10 @@ local function nvim(rtp, body)
   local dir = tmpdir()
   local script = dir .. "/case.lua"
   write_file(script, body .. "\nio.stdout:flush()\nos.exit(0)\n")
-  local cmd = ("cd %s && env -u LUA_PATH -u LUA_CPATH nvim --headless -u NONE -i NONE -n "
-    .. "--cmd %s --cmd 'set packpath=' -l %s"):format(
-    shell_quote(dir),
-    shell_quote("set rtp=" .. rtp .. ",$VIMRUNTIME"),
-    shell_quote(script)
-  )
+  local cmd = (
+    "cd %s && env -u LUA_PATH -u LUA_CPATH nvim --headless -u NONE -i NONE -n "
+    .. "--cmd %s --cmd 'set packpath=' -l %s"
+  ):format(shell_quote(dir), shell_quote("set rtp=" .. rtp .. ",$VIMRUNTIME"), shell_quote(script))
   local ok, out = sh(cmd)
   rm_rf(dir)
   return ok, out
@@ -35,10 +33,7 @@ end
 
 describe("the plugin route in Neovim", function()
   it("finds lua/fscache.so through the runtimepath and runs a coroutine read", function()
-    local ok, out = nvim(
-      ROOT,
-      mapped_fscache_lua()
-        .. ([[
+    local ok, out = nvim(ROOT, mapped_fscache_lua() .. ([[
 assert(not package.cpath:find(%q, 1, true), "the repo must not be on package.cpath")
 local fscache = require("fscache")
 print("MAPPED " .. tostring(mapped()))
@@ -54,8 +49,7 @@ fscache.run(function()
 end)
 assert(vim.wait(5000, function() return got ~= nil end), "get_async did not finish")
 print(got)
-]]):format(ROOT, ROOT .. "/Cargo.toml")
-    )
+]]):format(ROOT, ROOT .. "/Cargo.toml"))
     assert(ok, out)
     assert.matches("MAPPED " .. ROOT .. "/lua/fscache.so", out, 1, true)
     assert.matches("ATTACHED true", out, 1, true)
@@ -113,7 +107,14 @@ print("CHECKED " .. n)
 
   it("explains how to build when the library is missing", function()
     local dir = tmpdir()
-    assert(sh("mkdir -p " .. shell_quote(dir .. "/lua/fscache") .. " && cp lua/fscache/init.lua " .. shell_quote(dir .. "/lua/fscache/")))
+    assert(
+      sh(
+        "mkdir -p "
+          .. shell_quote(dir .. "/lua/fscache")
+          .. " && cp lua/fscache/init.lua "
+          .. shell_quote(dir .. "/lua/fscache/")
+      )
+    )
     dir = assert(uv.fs_realpath(dir))
     local ok, out = nvim(
       dir,
@@ -171,10 +172,9 @@ print("MESSAGES " .. #messages)
 
   it("builds with `nvim -l build.lua` from another directory", function()
     local dir = tmpdir()
-    local ok, out = sh(("cd %s && nvim -u NONE -i NONE -n --headless -l %s"):format(
-      shell_quote(dir),
-      shell_quote(ROOT .. "/build.lua")
-    ))
+    local ok, out = sh(
+      ("cd %s && nvim -u NONE -i NONE -n --headless -l %s"):format(shell_quote(dir), shell_quote(ROOT .. "/build.lua"))
+    )
     rm_rf(dir)
     assert(ok, out)
     assert.matches("fscache: built " .. ROOT .. "/lua/fscache.so", out, 1, true)
