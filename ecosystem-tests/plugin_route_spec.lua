@@ -32,8 +32,10 @@ end
 end
 
 describe("the plugin route in Neovim", function()
-  it("finds lua/fscache.so through the runtimepath and runs a coroutine read", function()
-    local ok, out = nvim(ROOT, mapped_fscache_lua() .. ([[
+  for _, byte_cache in ipairs({ false, true }) do
+    local how = byte_cache and " (with vim.loader, as lazy.nvim enables it)" or ""
+    it("finds lua/fscache.so through the runtimepath and runs a coroutine read" .. how, function()
+      local ok, out = nvim(ROOT, mapped_fscache_lua() .. (byte_cache and "vim.loader.enable()\n" or "") .. ([[
 assert(not package.cpath:find(%q, 1, true), "the repo must not be on package.cpath")
 local fscache = require("fscache")
 print("MAPPED " .. tostring(mapped()))
@@ -50,12 +52,13 @@ end)
 assert(vim.wait(5000, function() return got ~= nil end), "get_async did not finish")
 print(got)
 ]]):format(ROOT, ROOT .. "/Cargo.toml"))
-    assert(ok, out)
-    assert.matches("MAPPED " .. ROOT .. "/lua/fscache.so", out, 1, true)
-    assert.matches("ATTACHED true", out, 1, true)
-    local size = assert(uv.fs_stat(ROOT .. "/Cargo.toml")).size
-    assert.matches("SIZE " .. size, out, 1, true)
-  end)
+      assert(ok, out)
+      assert.matches("MAPPED " .. ROOT .. "/lua/fscache.so", out, 1, true)
+      assert.matches("ATTACHED true", out, 1, true)
+      local size = assert(uv.fs_stat(ROOT .. "/Cargo.toml")).size
+      assert.matches("SIZE " .. size, out, 1, true)
+    end)
+  end
 
   it("has help that :helptags accepts and :help finds, for every public function", function()
     local dir = tmpdir()

