@@ -22,6 +22,9 @@ esac
 rocks() { luarocks --lua-version="$ver" --tree="$tree" "$@"; }
 
 if [ "$mode" = test ]; then
+  # as a user would: with the tree's `luarocks path` in the environment (it sets LUA_PATH for
+  # this Lua version, which other Lua interpreters must not trip over)
+  eval "$(rocks path)"
   FSCACHE_LIB_DIR="$tree/lib/lua/$ver" rocks test -- "$@"
   exit
 fi

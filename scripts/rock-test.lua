@@ -44,7 +44,12 @@ local args = {}
 for k = 1, #arg do
   args[#args + 1] = quote(arg[k])
 end
-local cmd = ("FSCACHE_LIB_DIR=%s busted --lua=%s %s"):format(quote(libdir), quote(interp), table.concat(args, " "))
+-- busted runs in this interpreter (scripts/busted-here.lua), not under the system's default lua.
+local cmd = ("FSCACHE_LIB_DIR=%s %s scripts/busted-here.lua --ignore-lua %s"):format(
+  quote(libdir),
+  quote(interp),
+  table.concat(args, " ")
+)
 print("fscache: " .. cmd)
 local ok = os.execute(cmd)
 os.exit((ok == true or ok == 0) and 0 or 1)
