@@ -1,8 +1,8 @@
 #!/bin/sh
 # The luarocks route for one interpreter, as a user takes it (offline).
 #   check-rock.sh install LUA TREE  luarocks make into TREE, then require the module from there
-#                                   in a clean directory with only `luarocks path` (and, for
-#                                   LuaJIT, in Neovim through LUA_CPATH)
+#                                   in a clean directory with only `luarocks path` (and, for the
+#                                   LuaJIT and Lua 5.1 rocks, in Neovim through LUA_CPATH)
 #   check-rock.sh test LUA TREE     luarocks test: the busted suite on TREE's library
 # LUA: luajit | lua5.1 | lua5.4. Extra arguments after TREE go to busted (luarocks test).
 set -eu
@@ -30,7 +30,12 @@ if [ "$mode" = test ]; then
 fi
 
 rm -rf "$tree"
-rocks make fscache-scm-1.rockspec
+if [ "$lua" = lua5.1 ]; then
+  # as lazy.nvim's rockspec route does it (no rockspec named, Lua 5.1)
+  rocks make --deps-mode one
+else
+  rocks make fscache-scm-1.rockspec
+fi
 [ "$(cat build/feature)" = "$feature" ] || { echo "check-rock: built $(cat build/feature), not $feature" >&2; exit 1; }
 lib="$tree/lib/lua/$ver/fscache.so"
 [ -f "$lib" ] || { echo "check-rock: $lib was not installed" >&2; exit 1; }
@@ -76,7 +81,9 @@ run_use() { # command...: runs use.lua and checks what it printed (nvim -l print
   echo "$out" | grep -qx "ENTRIES data.txt,use.lua" || { echo "check-rock: wrong listing" >&2; exit 1; }
 }
 run_use "$lua use.lua"
+# Neovim takes the rock through LUA_CPATH (rocks.nvim and lazy.nvim's rockspec route put their
+# tree on package.cpath the same way); lazy.nvim builds that rock for Lua 5.1.
 case "$lua" in
-luajit) run_use "nvim -u NONE -i NONE -n --headless -l use.lua" ;;
+luajit | lua5.1) run_use "nvim -u NONE -i NONE -n --headless -l use.lua" ;;
 esac
 echo "check-rock: $lua ok"

@@ -46,6 +46,7 @@ local BUILD_HELP = table.concat({
   "  see :help fscache-install",
 }, "\n")
 
+---@return fscache
 local function load_library(path)
   local open, err = package.loadlib(path, ENTRY)
   if open then
