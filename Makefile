@@ -30,7 +30,7 @@ build:
 demo: deps-demo build
 	luajit examples/project_config/run.lua
 
-## test: cargo test, clippy, fmt, busted under LuaJIT and under Neovim; ends with "N passed, N failed"
+## test: cargo test, clippy, fmt, busted under LuaJIT, Neovim, Lua 5.1 and Lua 5.4; ends with "N passed, N failed"
 test: deps build
 	@sh scripts/test-all.sh
 

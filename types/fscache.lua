@@ -32,6 +32,7 @@
 ---@field validations integer
 ---@field errors integer
 ---@field inflight integer
+---@field parses integer JSON documents decoded into Lua
 ---@field trust_mtime boolean
 
 ---@class fscache.PoolStats
@@ -56,6 +57,13 @@
 ---@field content? string the bytes to write
 ---@field json? any a value to encode as JSON (keys sorted)
 ---@field indent? integer JSON indentation, 0..16
+
+---@class fscache.JsonDecodeOptions
+---@field jsonc? boolean accept comments and trailing commas
+---@field path? string names the source in error messages (default "<string>")
+
+---@class fscache.JsonEncodeOptions
+---@field indent? integer|boolean spaces per level (0..64), or true for 2; keys are always sorted
 
 ---@class fscache.SetupOptions
 ---@field threads? integer pool jobs in flight at most, 1..1024
@@ -216,6 +224,33 @@ function fscache.run(fn, on_done, on_error) end
 ---@param timeout_ms? number
 ---@return any ...
 function fscache.block_on(fn, timeout_ms) end
+
+---Suspends the running coroutine until `start(done)` calls `done(...)`; returns those values.
+---A generic leaf: works under the same runners as the *_async methods.
+---@async
+---@param start fun(done: fun(...))
+---@return any ...
+function fscache.await(start) end
+
+---Decodes JSON (JSONC with `{ jsonc = true }`) text on the calling thread.
+---@param text string
+---@param opts? fscache.JsonDecodeOptions
+---@return any value
+---@return string|nil err
+---@return fscache.ErrorCode|nil code
+function fscache.json_decode(text, opts) end
+
+---Encodes a Lua value as JSON with sorted keys.
+---@param value any
+---@param opts? fscache.JsonEncodeOptions
+---@return string|nil json
+---@return string|nil err
+---@return fscache.ErrorCode|nil code
+function fscache.json_encode(value, opts) end
+
+---A table that encodes as `{}` (vim.empty_dict()'s marker inside Neovim).
+---@return table
+function fscache.empty_object() end
 
 ---Pool settings.
 ---@param opts fscache.SetupOptions

@@ -27,6 +27,10 @@ fscache.run(function()
   if ok then
     show("written")
   end
+  local n = fscache.await(function(done)
+    done(42)
+  end)
+  show(tostring(n))
   local listing = dirs:get_async("/")
   if listing then
     for _, e in ipairs(listing.entries) do
@@ -84,3 +88,7 @@ fscache.set_error_handler(nil)
 local poll = fscache.attach()
 show(tostring(poll) .. tostring(fscache.attached()) .. fscache.fd() + fscache.dispatch(5))
 fscache.detach()
+
+local decoded, derr = fscache.json_decode('{"a": [1, null] /* c */}', { jsonc = true, path = "inline" })
+local text = fscache.json_encode({ decoded = decoded, empty = fscache.empty_object() }, { indent = true })
+show((text or "") .. (derr or ""))
