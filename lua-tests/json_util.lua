@@ -97,15 +97,19 @@ local function utf8_char(cp)
   elseif cp < 0x10000 then
     return string.char(0xE0 + math.floor(cp / 0x1000), 0x80 + math.floor(cp / 0x40) % 0x40, 0x80 + cp % 0x40)
   end
-  return string.char(0xF0 + math.floor(cp / 0x40000), 0x80 + math.floor(cp / 0x1000) % 0x40,
-    0x80 + math.floor(cp / 0x40) % 0x40, 0x80 + cp % 0x40)
+  return string.char(
+    0xF0 + math.floor(cp / 0x40000),
+    0x80 + math.floor(cp / 0x1000) % 0x40,
+    0x80 + math.floor(cp / 0x40) % 0x40,
+    0x80 + cp % 0x40
+  )
 end
 
 local ESC = { ['"'] = '"', ["\\"] = "\\", ["/"] = "/", b = "\b", f = "\f", n = "\n", r = "\r", t = "\t" }
 
 ---A deliberately simple strict JSON reader (recursive, for valid input only; raises on
 ---anything it does not understand). Independent of fscache: used as the reference on LuaJIT.
----Numbers go through tonumber (LuaJIT's correctly rounded string-to-double conversion).
+---Numbers go through tonumber (correctly rounded; integers stay integers on Lua 5.4).
 function M.ref_decode(s)
   local i = 1
   local function fail(msg)
@@ -215,7 +219,11 @@ function M.ref_decode(s)
       fail("value expected")
     end
     i = i + #num
-    return tonumber(num) or fail("bad number")
+    local x = tonumber(num) or fail("bad number")
+    if x == 0 and num:sub(1, 1) == "-" then
+      return 1 / -math.huge -- -0 (Lua 5.4 reads "-0" as the integer 0)
+    end
+    return x
   end
   if s:sub(1, 3) == "\239\187\191" then
     i = 4

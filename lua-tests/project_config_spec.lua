@@ -246,28 +246,31 @@ describe("project_config loader", function()
       return ctx:save_async()
     end)
     assert.are.same({ true }, { ok, err, code })
-    assert.are.equal(table.concat({
-      "{",
-      '  "build": {',
-      '    "jobs": 16',
-      "  },",
-      '  "extra": {',
-      '    "enabled": true,',
-      '    "list": [',
-      "      1,",
-      "      2",
-      "    ],",
-      '    "none": null,',
-      '    "obj": {}',
-      "  },",
-      '  "lsp": {',
-      '    "servers": [',
-      '      "lua_ls"',
-      "    ]",
-      "  }",
-      "}",
-      "",
-    }, "\n"), read_file(projects .. "/app.local.json"))
+    assert.are.equal(
+      table.concat({
+        "{",
+        '  "build": {',
+        '    "jobs": 16',
+        "  },",
+        '  "extra": {',
+        '    "enabled": true,',
+        '    "list": [',
+        "      1,",
+        "      2",
+        "    ],",
+        '    "none": null,',
+        '    "obj": {}',
+        "  },",
+        '  "lsp": {',
+        '    "servers": [',
+        '      "lua_ls"',
+        "    ]",
+        "  }",
+        "}",
+        "",
+      }, "\n"),
+      read_file(projects .. "/app.local.json")
+    )
     -- nothing else changed, and no temp file is left behind
     for rel, b in pairs(before) do
       local st = test_uv.fs_stat(dir .. "/" .. rel)
@@ -365,15 +368,18 @@ describe("project_config loader", function()
       bad .. ":2:24: key must be a string",
       dir .. "/projects/app/15-array.json: top level must be a JSON object",
     }, fired.errors)
-    assert.are.same({ "name", "build", "lsp", "tags", "last" }, (function()
-      local keys = {}
-      for _, k in ipairs({ "name", "build", "lsp", "tags", "last" }) do
-        if fired.json[k] ~= nil then
-          keys[#keys + 1] = k
+    assert.are.same(
+      { "name", "build", "lsp", "tags", "last" },
+      (function()
+        local keys = {}
+        for _, k in ipairs({ "name", "build", "lsp", "tags", "last" }) do
+          if fired.json[k] ~= nil then
+            keys[#keys + 1] = k
+          end
         end
-      end
-      return keys
-    end)())
+        return keys
+      end)()
+    )
     assert.are.equal(4, fired.json.build.jobs) -- from app.json only
     assert.are.same({ "lua_ls", "rust_analyzer" }, fired.json.lsp.servers)
     assert.are.equal("25-empty.json", fired.json.last)
@@ -452,7 +458,10 @@ describe("make demo (examples/project_config/run.lua)", function()
     assert.is_nil(test_uv.fs_stat(tmp), "temp dir left behind: " .. tmp)
     assert.truthy(out:find('"jobs": 8', 1, true), out)
     assert.truthy(out:find("load cold: [%d.]+ ms, first load in this process %(4 files: 4 reads, 4 parses%)"), out)
-    assert.truthy(out:find("load warm: [%d.]+ ms, median of 25 loads %(per load: 0 reads, 0 parses, 4 cache hits%)"), out)
+    assert.truthy(
+      out:find("load warm: [%d.]+ ms, median of 25 loads %(per load: 0 reads, 0 parses, 4 cache hits%)"),
+      out
+    )
     assert.truthy(out:find("after save: build.jobs = 16", 1, true), out)
   end)
 end)

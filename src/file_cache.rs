@@ -435,5 +435,8 @@ impl UserData for FileCache {
         m.add_method("clear_all", |lua, this, ()| this.core.clear_all(lua));
         m.add_method("stats", |lua, this, ()| this.core.stats_table(lua));
         m.add_method("peek", |_, _, _path: LuaValue| Ok(LuaValue::Nil));
+        m.add_method("cancel", |lua, this, handle: u64| {
+            this.core.cancel(lua, handle)
+        });
     }
 }

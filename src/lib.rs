@@ -43,8 +43,9 @@ fn install_panic_hook() {
 }
 
 /// Embedded Lua sources, in load order: (name, source).
-const LUA_SOURCES: [(&str, &str); 4] = [
+const LUA_SOURCES: [(&str, &str); 5] = [
     ("await", include_str!("lua/await.lua")),
+    ("runners", include_str!("lua/runners.lua")),
     ("loop", include_str!("lua/loop.lua")),
     ("caches", include_str!("lua/caches.lua")),
     ("init", include_str!("lua/init.lua")),

@@ -102,7 +102,6 @@ local function find_layer_dir(self, ctx, projects)
   end
 end
 
-
 --- Stage 1: find `<config_dir>/projects/<name>.json`, `<config_dir>/projects/<name>/*.json[c]`
 --- and, last, `<config_dir>/projects/<name>.local.json`.
 local function find_files(self, ctx)

@@ -76,10 +76,23 @@ local function main(tmp)
   end
   print("merged config:")
   io.write(assert(fscache.json_encode(ctx.json, { indent = 2 })))
-  print(("load cold: %.3f ms, first load in this process (%d files: %d reads, %d parses)"):format(
-    cold, #ctx.files, cold_n.reads, cold_n.parses))
-  print(("load warm: %.3f ms, median of %d loads (per load: %g reads, %g parses, %g cache hits)"):format(
-    median(times), WARM_RUNS, warm_n.reads, warm_n.parses, warm_n.hits))
+  print(
+    ("load cold: %.3f ms, first load in this process (%d files: %d reads, %d parses)"):format(
+      cold,
+      #ctx.files,
+      cold_n.reads,
+      cold_n.parses
+    )
+  )
+  print(
+    ("load warm: %.3f ms, median of %d loads (per load: %g reads, %g parses, %g cache hits)"):format(
+      median(times),
+      WARM_RUNS,
+      warm_n.reads,
+      warm_n.parses,
+      warm_n.hits
+    )
+  )
 
   -- Edit and persist through the cache, then reload: the change is picked up.
   ctx.json.build.jobs = 16
@@ -89,8 +102,7 @@ local function main(tmp)
   assert(ok, err)
   local again = load(loader)
   assert(again.json.build.jobs == 16, "the saved edit was not picked up")
-  print(("after save: build.jobs = %d, persisted in %s:"):format(
-    again.json.build.jobs, again.overrides:sub(#tmp + 2)))
+  print(("after save: build.jobs = %d, persisted in %s:"):format(again.json.build.jobs, again.overrides:sub(#tmp + 2)))
   io.write(assert(io.open(again.overrides)):read("*a"))
 end
 

@@ -4,6 +4,7 @@ local native, chunks = ...
 
 local shared = native.shared()
 local await = chunks.await(native, shared)
+chunks.runners(await, shared)
 local loop = chunks.loop(native, await, shared)
 local caches = chunks.caches(native, await)
 
