@@ -447,8 +447,8 @@ describe("project_config loader", function()
 end)
 
 describe("make demo (examples/project_config/run.lua)", function()
-  if in_nvim then
-    return -- runs the demo with luajit; once is enough
+  if in_nvim or not jit then
+    return -- the demo runs under luajit with the LuaJIT build: once, in the LuaJIT suite
   end
   it("prints the merged config and honest timings, and leaves no temp dir behind", function()
     local ok, out = sh("TMPDIR=/tmp luajit examples/project_config/run.lua")
