@@ -1,12 +1,14 @@
 # fscache — build, demo, tests. `make demo` and `make test` install what they need.
 FEATURE ?= luajit
 CARGO ?= cargo
+# luajit is the default feature; the others replace it (mlua allows exactly one Lua ABI).
+FEATURE_ARGS := $(if $(filter luajit,$(FEATURE)),--features luajit,--no-default-features --features $(FEATURE))
 LIB := target/release/libfscache.so
 ifeq ($(shell uname -s),Darwin)
 LIB := target/release/libfscache.dylib
 endif
 
-.PHONY: all build deps deps-demo demo test test-rust test-lua test-nvim bench clean
+.PHONY: all build deps deps-demo demo test test-rust test-lua test-nvim bench fmt clean
 
 all: build
 
@@ -16,11 +18,13 @@ deps-demo:
 deps:
 	@sh scripts/ensure-deps.sh test
 
-## build: the module for LuaJIT/Neovim, copied to lua/fscache.so (package.cpath and runtimepath)
+## build: the module for LuaJIT/Neovim (FEATURE=lua51|lua54 for PUC Lua), copied to lua/fscache.so
+## (found on package.cpath and on Neovim's runtimepath). Copy + rename: a running Neovim that has
+## the old library mapped keeps it intact.
 build:
-	$(CARGO) build --release --features $(FEATURE)
+	$(CARGO) build --release $(FEATURE_ARGS)
 	@mkdir -p lua
-	cp $(LIB) lua/fscache.so
+	cp $(LIB) lua/fscache.so.tmp && mv -f lua/fscache.so.tmp lua/fscache.so
 
 ## demo: build and run the project-config loader example on its bundled data
 demo: deps-demo build
@@ -33,7 +37,11 @@ test: deps build
 bench: deps build
 	@sh benches/run.sh
 
+## fmt: format Rust (cargo fmt) and Lua (stylua, .stylua.toml)
+fmt:
+	$(CARGO) fmt
+	stylua .
+
 clean:
 	$(CARGO) clean
-	rm -f lua/fscache.so
-	rm -rf build
+	rm -rf lua/fscache.so build doc/tags

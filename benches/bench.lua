@@ -42,8 +42,10 @@ local meta = {
   commit = sh("git -C " .. root .. " rev-parse --short HEAD"),
   host = ("%s, %s, %s, fscache %s"):format(
     sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'"),
-    sh("uname -sr"), vim.version and tostring(vim.version()) and ("nvim " .. tostring(vim.version())) or "nvim",
-    fscache.version),
+    sh("uname -sr"),
+    vim.version and tostring(vim.version()) and ("nvim " .. tostring(vim.version())) or "nvim",
+    fscache.version
+  ),
 }
 
 io.stdout:write("fscache bench: generating fixtures...\n")
@@ -70,10 +72,20 @@ for _, c in ipairs(workloads.cases(fx, reps)) do
       raw[#raw + 1] = { workload = "W5-submit", system = c.system, values = r.submit_ms, ok = r.ok, error = r.error }
     end
     if r.ok then
-      io.stdout:write(("median %.3f  min %.3f%s\n"):format(measure.median(values), measure.min(values),
-        c.spec.stall and ("  (cpu %.1f ms, burst %.1f ms, submit loop %.1f ms, worst gap after it %.1f ms)"):format(
-          measure.median(r.cpu_ms), measure.median(r.total_ms), measure.median(r.submit_ms),
-          measure.median(r.after_ms)) or ""))
+      io.stdout:write(
+        ("median %.3f  min %.3f%s\n"):format(
+          measure.median(values),
+          measure.min(values),
+          c.spec.stall
+              and ("  (cpu %.1f ms, burst %.1f ms, submit loop %.1f ms, worst gap after it %.1f ms)"):format(
+                measure.median(r.cpu_ms),
+                measure.median(r.total_ms),
+                measure.median(r.submit_ms),
+                measure.median(r.after_ms)
+              )
+            or ""
+        )
+      )
     else
       io.stdout:write("FAILED: " .. tostring(r.error) .. "\n")
     end

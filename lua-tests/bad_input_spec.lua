@@ -6,8 +6,15 @@ local fscache = require("fscache")
 -- the only honest way to test EACCES here.
 local function as_nobody(dir, script)
   local lib = dir .. "/lib"
-  assert(sh(("mkdir -p %s && cp lua/fscache.so %s/ && chmod -R a+rX %s"):format(
-    shell_quote(lib), shell_quote(lib), shell_quote(lib))))
+  assert(
+    sh(
+      ("mkdir -p %s && cp lua/fscache.so %s/ && chmod -R a+rX %s"):format(
+        shell_quote(lib),
+        shell_quote(lib),
+        shell_quote(lib)
+      )
+    )
+  )
   write_file(dir .. "/script.lua", ("package.cpath = %q .. '/?.so;' .. package.cpath\n"):format(lib) .. script)
   assert(test_uv.fs_chmod(dir .. "/script.lua", tonumber("644", 8)))
   local cmd = "id -u"
@@ -208,7 +215,9 @@ describe("bad input", function()
     write_file(dir .. "/ro/keep.txt", "original")
     assert(test_uv.fs_chmod(dir .. "/ro/keep.txt", tonumber("666", 8)))
     assert(test_uv.fs_chmod(dir .. "/ro", tonumber("555", 8)))
-    local out = as_nobody(dir, ([[
+    local out = as_nobody(
+      dir,
+      ([[
       local fscache = require("fscache")
       local files = fscache.FileCache.new()
       local dirs = fscache.DirectoryCache.new()
@@ -219,7 +228,8 @@ describe("bad input", function()
       show("list", dirs:get_sync(d .. "/closed"))
       show("write", files:write_sync(d .. "/ro/keep.txt", { content = "clobbered" }))
       show("async", fscache.block_on(function() return files:get_async(d .. "/secret") end, 2000))
-    ]]):format(dir))
+    ]]):format(dir)
+    )
     assert.matches("read\tnil\tEACCES\tEACCES: permission denied: " .. dir .. "/secret", out, 1, true)
     assert.matches("inside\tnil\tEACCES", out, 1, true)
     assert.matches("list\tnil\tEACCES", out, 1, true)

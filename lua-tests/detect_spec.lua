@@ -46,9 +46,12 @@ local function run_to_end(fn)
   end, function(e)
     done, err = true, e
   end)
-  assert(wait_until(function()
-    return done
-  end, 5000), "timed out")
+  assert(
+    wait_until(function()
+      return done
+    end, 5000),
+    "timed out"
+  )
   return res, err
 end
 
@@ -74,22 +77,38 @@ describe("detection", function()
       it("every *_async method outside a coroutine raises, naming the alternatives", function()
         coroutine.running = running
         local calls = {
-          { "get_async", "get", function()
-            local r = files:get_async(dir .. "/a.txt") -- not a tail call: the error names this line
-            return r
-          end },
-          { "get_json_async", "get_json", function()
-            local r = files:get_json_async(dir .. "/a.txt") -- not a tail call: the error names this line
-            return r
-          end },
-          { "write_async", "write", function()
-            local r = files:write_async(dir .. "/b.txt", { content = "x" }) -- not a tail call: the error names this line
-            return r
-          end },
-          { "get_async", "get", function()
-            local r = dirs:get_async(dir) -- not a tail call: the error names this line
-            return r
-          end },
+          {
+            "get_async",
+            "get",
+            function()
+              local r = files:get_async(dir .. "/a.txt") -- not a tail call: the error names this line
+              return r
+            end,
+          },
+          {
+            "get_json_async",
+            "get_json",
+            function()
+              local r = files:get_json_async(dir .. "/a.txt") -- not a tail call: the error names this line
+              return r
+            end,
+          },
+          {
+            "write_async",
+            "write",
+            function()
+              local r = files:write_async(dir .. "/b.txt", { content = "x" }) -- not a tail call: the error names this line
+              return r
+            end,
+          },
+          {
+            "get_async",
+            "get",
+            function()
+              local r = dirs:get_async(dir) -- not a tail call: the error names this line
+              return r
+            end,
+          },
         }
         for _, c in ipairs(calls) do
           local ok, err = pcall(c[3])

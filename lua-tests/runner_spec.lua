@@ -126,11 +126,15 @@ describe("runners", function()
 
   it("fscache.run fails loudly on a yield it cannot serve", function()
     local err
-    fscache.run(function()
-      coroutine.yield("junk")
-    end, nil, function(e)
-      err = e
-    end)
+    fscache.run(
+      function()
+        coroutine.yield("junk")
+      end,
+      nil,
+      function(e)
+        err = e
+      end
+    )
     assert.matches("expected an async leaf", err)
   end)
 

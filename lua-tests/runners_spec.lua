@@ -18,9 +18,12 @@ local function within(r, body)
   end, function(e)
     done, err = true, e
   end)
-  assert(wait_until(function()
-    return done
-  end, 5000), r.name .. ": the coroutine did not finish within 5 s")
+  assert(
+    wait_until(function()
+      return done
+    end, 5000),
+    r.name .. ": the coroutine did not finish within 5 s"
+  )
   if err ~= nil then
     error(err, 0)
   end

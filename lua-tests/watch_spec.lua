@@ -355,10 +355,20 @@ describe("performance settings", function()
     fscache.setup({ worker_nice = before.worker_nice })
     local ok, err = pcall(fscache.setup, { worker_nice = 20 })
     assert.is_false(ok)
-    assert.matches("bad option 'worker_nice' to 'setup' (integer 0..19 expected, got number 20)", tostring(err), 1, true)
+    assert.matches(
+      "bad option 'worker_nice' to 'setup' (integer 0..19 expected, got number 20)",
+      tostring(err),
+      1,
+      true
+    )
     ok, err = pcall(fscache.setup, { watch_limit = "many" })
     assert.is_false(ok)
-    assert.matches("bad option 'watch_limit' to 'setup' (integer >= 0 or false expected, got string)", tostring(err), 1, true)
+    assert.matches(
+      "bad option 'watch_limit' to 'setup' (integer >= 0 or false expected, got string)",
+      tostring(err),
+      1,
+      true
+    )
     fscache.setup({ watch_limit = false })
     assert.are.equal(0, fscache.pool_stats().watch_limit)
     assert.is_false(fscache.pool_stats().watching)
@@ -372,9 +382,12 @@ describe("performance settings", function()
     fscache.setup({ worker_nice = 0 })
     local ok, err = pcall(function()
       local files = fscache.FileCache.new()
-      assert.are.equal("A", run_async(function()
-        return assert(files:get_async(dir .. "/a")).content
-      end))
+      assert.are.equal(
+        "A",
+        run_async(function()
+          return assert(files:get_async(dir .. "/a")).content
+        end)
+      )
     end)
     fscache.setup({ worker_nice = 10 })
     rm_rf(dir)

@@ -70,9 +70,12 @@ describe("callback entry points under each runner's own wrap helper", function()
     coop.spawn(function()
       got = get(path)
     end)
-    assert.are.equal("hello", wait_for(function()
-      return got
-    end).content)
+    assert.are.equal(
+      "hello",
+      wait_for(function()
+        return got
+      end).content
+    )
   end)
 
   it("vim.async-style: async.await(3, files.get, files, path)", function()
@@ -80,9 +83,12 @@ describe("callback entry points under each runner's own wrap helper", function()
     async.run(function()
       got = async.await(3, files.get, files, path)
     end)
-    assert.are.equal("hello", wait_for(function()
-      return got
-    end).content)
+    assert.are.equal(
+      "hello",
+      wait_for(function()
+        return got
+      end).content
+    )
   end)
 
   it("write with a callback, through a plenary-style wrap", function()
@@ -93,9 +99,12 @@ describe("callback entry points under each runner's own wrap helper", function()
     end, function(ok, err)
       got = { ok, err }
     end)
-    assert.are.same({ true }, wait_for(function()
-      return got
-    end))
+    assert.are.same(
+      { true },
+      wait_for(function()
+        return got
+      end)
+    )
     assert.are.equal("new", read_file(path))
   end)
 end)
@@ -146,17 +155,24 @@ describe("fscache.run runs other libraries' leaves unchanged", function()
       error("boom")
     end, 1)
     local got, failed
-    fscache.run(function()
-      local a = sleep(3)
-      local e = files:get_async(path)
-      got = { a, e }
-      boom()
-    end, nil, function(err)
-      failed = err
-    end)
-    assert.matches("Wrapped function failed: .*boom", wait_for(function()
-      return failed
-    end))
+    fscache.run(
+      function()
+        local a = sleep(3)
+        local e = files:get_async(path)
+        got = { a, e }
+        boom()
+      end,
+      nil,
+      function(err)
+        failed = err
+      end
+    )
+    assert.matches(
+      "Wrapped function failed: .*boom",
+      wait_for(function()
+        return failed
+      end)
+    )
     assert.are.equal("slept", got[1])
     assert.are.equal("hello", got[2].content)
   end)

@@ -24,9 +24,10 @@ end
 function M.w3_content(i)
   local items = {}
   for k = 0, M.W3_ITEMS - 1 do
-    items[#items + 1] = ('{"id":%d,"name":"item-%d-%d","tags":["alpha","beta","gamma"],'
-      .. '"active":%s,"score":%d.5,"nested":{"x":%d,"y":null,"label":"n%05d"}}')
-      :format(k, i, k, (k % 2 == 0) and "true" or "false", k * 3, k, k * 7)
+    items[#items + 1] = (
+      '{"id":%d,"name":"item-%d-%d","tags":["alpha","beta","gamma"],'
+      .. '"active":%s,"score":%d.5,"nested":{"x":%d,"y":null,"label":"n%05d"}}'
+    ):format(k, i, k, (k % 2 == 0) and "true" or "false", k * 3, k, k * 7)
   end
   return ('{"name":"doc-%03d","version":%d,"items":[%s]}'):format(i, i, table.concat(items, ",\n"))
 end

@@ -57,7 +57,10 @@ end
 function M.markdown(sum, meta)
   local lines = {
     ("Pinned to CPU %s · %d repetitions after a warm-up · medians (minimum in parentheses) · %s"):format(
-      meta.cpu_pin, meta.reps, meta.host),
+      meta.cpu_pin,
+      meta.reps,
+      meta.host
+    ),
     "",
     "| workload | unit | fscache | uv_callbacks | uv_sync | native | idle loop | × vs uv_callbacks | × vs uv_sync | fscache ÷ native | target | met |",
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -117,10 +120,22 @@ function M.jsonl(sum, meta)
           vals[i] = json_num(v)
         end
         local ops_s = (r.median and w.unit:match("/op$")) and (1 / (r.median * (w.scale and 1e3 or 1) * 1e-6)) or nil
-        lines[#lines + 1] = ('{"workload":"%s","system":"%s","unit":"%s","median":%s,"min":%s,"ops_per_s":%s,'
-          .. '"values":[%s],"ok":%s,"error":%s,"pinned":"%s","commit":"%s"}'):format(
-          w.id, s, w.unit, json_num(r.median), json_num(r.min), json_num(ops_s), table.concat(vals, ","),
-          tostring(r.ok), r.error and vim.json.encode(r.error) or "null", meta.cpu_pin, meta.commit)
+        lines[#lines + 1] = (
+          '{"workload":"%s","system":"%s","unit":"%s","median":%s,"min":%s,"ops_per_s":%s,'
+          .. '"values":[%s],"ok":%s,"error":%s,"pinned":"%s","commit":"%s"}'
+        ):format(
+          w.id,
+          s,
+          w.unit,
+          json_num(r.median),
+          json_num(r.min),
+          json_num(ops_s),
+          table.concat(vals, ","),
+          tostring(r.ok),
+          r.error and vim.json.encode(r.error) or "null",
+          meta.cpu_pin,
+          meta.commit
+        )
       end
     end
   end
@@ -133,17 +148,15 @@ function M.chart_data(sum)
   for _, w in ipairs(M.WORKLOADS) do
     local row = sum[w.id] or {}
     local f = row.fscache and row.fscache.ok and row.fscache.median
-    local cols = { '"' .. w.id .. '"' }
-    if w.chart == false or not row.fscache then
-      goto continue
+    if w.chart ~= false and row.fscache then
+      local cols = { '"' .. w.id .. '"' }
+      for _, s in ipairs({ "uv_callbacks", "uv_sync", "native" }) do
+        local r = row[s]
+        local v = f and r and r.ok and ratio(r.median, f)
+        cols[#cols + 1] = v and ("%.4f"):format(v) or "NaN"
+      end
+      lines[#lines + 1] = table.concat(cols, " ")
     end
-    for _, s in ipairs({ "uv_callbacks", "uv_sync", "native" }) do
-      local r = row[s]
-      local v = f and r and r.ok and ratio(r.median, f)
-      cols[#cols + 1] = v and ("%.4f"):format(v) or "NaN"
-    end
-    lines[#lines + 1] = table.concat(cols, " ")
-    ::continue::
   end
   return table.concat(lines, "\n") .. "\n"
 end

@@ -15,7 +15,8 @@ local function check_files(fx, out)
   for i = 1, #fx.w1 do
     local e = out[i]
     if type(e) ~= "table" or e.content ~= fx.w1_content[i] then
-      return false, ("file %d: %s"):format(i, type(e) == "table" and ("%d bytes differ"):format(#(e.content or "")) or tostring(e))
+      return false,
+        ("file %d: %s"):format(i, type(e) == "table" and ("%d bytes differ"):format(#(e.content or "")) or tostring(e))
     end
   end
   return true
@@ -25,8 +26,12 @@ local function check_docs(fx, out)
   for i = 1, #fx.w3 do
     local v = out and out[i]
     local items = type(v) == "table" and v.items
-    if type(items) ~= "table" or #items ~= fixtures.W3_ITEMS or v.name ~= ("doc-%03d"):format(i - 1)
-      or items[#items].id ~= fixtures.W3_ITEMS - 1 then
+    if
+      type(items) ~= "table"
+      or #items ~= fixtures.W3_ITEMS
+      or v.name ~= ("doc-%03d"):format(i - 1)
+      or items[#items].id ~= fixtures.W3_ITEMS - 1
+    then
       return false, ("document %d incomplete"):format(i)
     end
   end

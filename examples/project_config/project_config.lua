@@ -36,9 +36,21 @@ Context.__index = Context
 local Loader = {}
 Loader.__index = Loader
 
-local function is_array(t)
-  return t[1] ~= nil or next(t) == nil
+-- Decoded `{}` carries this marker (vim.empty_dict()'s metatable in Neovim); a plain empty
+-- table is `[]`, as in vim.json.
+local OBJECT_MT = getmetatable(fscache.empty_object())
+
+---True for a JSON object: a table with keys but no [1], or an empty table marked as `{}`.
+local function is_object(t)
+  if type(t) ~= "table" then
+    return false
+  end
+  if next(t) == nil then
+    return getmetatable(t) == OBJECT_MT
+  end
+  return t[1] == nil
 end
+M.is_object = is_object
 
 local function copy(v)
   if type(v) ~= "table" then
@@ -58,7 +70,7 @@ end
 function M.deep_merge(dst, src)
   for k, v in pairs(src) do
     local d = dst[k]
-    if type(v) == "table" and not is_array(v) and type(d) == "table" and not is_array(d) then
+    if is_object(v) and is_object(d) then
       M.deep_merge(d, v)
     else
       dst[k] = copy(v)
@@ -89,7 +101,6 @@ local function find_layer_dir(self, ctx, projects)
     end
   end
 end
-
 
 --- Stage 1: find `<config_dir>/projects/<name>.json`, `<config_dir>/projects/<name>/*.json[c]`
 --- and, last, `<config_dir>/projects/<name>.local.json`.
@@ -143,7 +154,7 @@ local function read_json(self, ctx)
     local r = results[i]
     if r.err then
       ctx.errors[#ctx.errors + 1] = r.err
-    elseif type(r.value) ~= "table" or (r.value[1] ~= nil) then
+    elseif not is_object(r.value) then
       ctx.errors[#ctx.errors + 1] = r.path .. ": top level must be a JSON object"
     else
       ctx.sources[#ctx.sources + 1] = { path = r.path, value = r.value }
@@ -165,6 +176,9 @@ local function equal(a, b)
   if type(a) ~= "table" or type(b) ~= "table" then
     return a == b
   end
+  if is_object(a) ~= is_object(b) then -- `{}` is not `[]`
+    return false
+  end
   for k, v in pairs(a) do
     if not equal(v, b[k]) then
       return false
@@ -184,7 +198,7 @@ function M.diff(json, base)
   local out, any = {}, false
   for k, v in pairs(json) do
     local b = base[k]
-    if type(v) == "table" and not is_array(v) and type(b) == "table" and not is_array(b) then
+    if is_object(v) and is_object(b) then
       local d = M.diff(v, b)
       if d then
         out[k], any = d, true
@@ -223,8 +237,8 @@ function Loader:load_await()
     overrides = self.config_dir .. "/projects/" .. self.name .. ".local.json",
     files = {},
     sources = {},
-    json = {},
-    base = {},
+    json = fscache.empty_object(),
+    base = fscache.empty_object(),
     errors = {},
     loader = self,
   }, Context)
@@ -239,9 +253,10 @@ end
 ---@param on_load fun(ctx: project_config.Context)
 ---@param on_error? fun(msg: string)
 function Loader:load(on_load, on_error)
+  -- on_load runs inside the coroutine so that its errors reach on_error too.
   fscache.run(function()
-    return self:load_await()
-  end, on_load, on_error)
+    on_load(self:load_await())
+  end, nil, on_error)
 end
 
 function Context:_overrides()

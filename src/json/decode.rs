@@ -92,8 +92,62 @@ pub(crate) fn parse_with<T>(
         let full = e.to_string();
         let suffix = format!(" at line {} column {}", e.line(), e.column());
         let reason = full.strip_suffix(&suffix).unwrap_or(&full);
-        err_at(e.line(), e.column(), reason)
+        // serde_json places errors raised by a visitor only roughly (it may have skipped
+        // whitespace or peeked past the bracket): point at the offending bracket itself.
+        let deep = reason.starts_with("nesting deeper than");
+        let (line, column) = deep
+            .then(|| too_deep_at(&text))
+            .flatten()
+            .map(|offset| line_col(&text, offset))
+            .unwrap_or_else(|| at_newline(&text, e.line(), e.column()));
+        err_at(line, column, reason)
     })
+}
+
+/// serde_json reports the byte it stopped at; when that byte is a newline it says "line N + 1,
+/// column 0". Report the newline itself instead: line N, one past its last character.
+fn at_newline(text: &[u8], line: usize, column: usize) -> (usize, usize) {
+    if column > 0 || line < 2 {
+        return (line, column);
+    }
+    // Offset of the newline ending line `line - 1` (the (line - 1)th newline).
+    let Some(nl) = text
+        .iter()
+        .enumerate()
+        .filter(|(_, &b)| b == b'\n')
+        .nth(line - 2)
+        .map(|(i, _)| i)
+    else {
+        return (line, column);
+    };
+    line_col(text, nl)
+}
+
+/// Offset of the first bracket that opens a container deeper than [`MAX_DEPTH`] (strings
+/// skipped; comments are already blanked), if any.
+fn too_deep_at(text: &[u8]) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < text.len() {
+        match text[i] {
+            b'"' => {
+                i += 1;
+                while i < text.len() && text[i] != b'"' {
+                    i += if text[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Some(i);
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 /// True when `path` names a JSONC file: it ends with `.jsonc` (ASCII case-insensitive).
@@ -307,6 +361,23 @@ mod tests {
         assert_eq!(strip_jsonc(b"[,]").unwrap(), None);
         assert_eq!(strip_jsonc(b"{\"a\":,}").unwrap(), None);
         assert_eq!(strip_jsonc(b"[1,,]").unwrap(), None);
+    }
+
+    #[test]
+    fn column_zero_moves_to_the_newline() {
+        // "line 2, column 0" is the newline that ends line 1 ("ab\n": the newline is column 3).
+        assert_eq!(at_newline(b"ab\ncd", 2, 0), (1, 3));
+        assert_eq!(at_newline(b"ab\n\nx", 3, 0), (2, 1));
+        assert_eq!(at_newline(b"ab\ncd", 2, 1), (2, 1));
+    }
+
+    #[test]
+    fn too_deep_skips_strings() {
+        let deep = "[".repeat(MAX_DEPTH + 1);
+        assert_eq!(too_deep_at(deep.as_bytes()), Some(MAX_DEPTH));
+        let quoted = format!("[\"{}\\\"\", {}", "[".repeat(600), deep);
+        assert_eq!(too_deep_at(quoted.as_bytes()), Some(607 + MAX_DEPTH - 1));
+        assert_eq!(too_deep_at(b"[[]]"), None);
     }
 
     #[test]

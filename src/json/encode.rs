@@ -320,7 +320,10 @@ impl Encoder {
                 if x < 0.0 { "-" } else { "" }
             ));
         }
-        if x.fract() == 0.0 && x.abs() < I64_LIMIT {
+        if x == 0.0 && x.is_sign_negative() {
+            // `-0` (what JSON's `-0` decodes to, and what vim.json.encode writes for it).
+            self.raw("-0");
+        } else if x.fract() == 0.0 && x.abs() < I64_LIMIT {
             self.int(x as i64);
         } else {
             // Writing into a Vec cannot fail.

@@ -38,7 +38,9 @@
 //!   double, like `vim.json.decode` (`9007199254740993` -> `9007199254740992`), except that
 //!   `vim.json.decode` clamps integer literals beyond the `i64` range to ±2^63 while we keep the
 //!   nearest double (`18446744073709551616` -> 2^64). Literals that overflow a double (`1e400`)
-//!   are an error (`vim.json.decode` returns `inf`, which it then refuses to encode). Floats are
+//!   are an error (`vim.json.decode` returns `inf`, which it then refuses to encode). `-0`
+//!   decodes to the float `-0.0` and encodes back as `-0` (`vim.json.decode` gives `0` for `-0`,
+//!   `-0.0` for `-0.0`; `vim.json.encode` writes `-0`). Floats are
 //!   correctly rounded (serde_json `float_roundtrip`, like strtod).
 //! * **Nesting** is limited to [`MAX_DEPTH`] (512) arrays/objects in [`decode`], [`to_lua`] and
 //!   [`encode`]; deeper documents are an ordinary `EJSON` error naming the offending bracket (or

@@ -204,8 +204,10 @@ local function blame(msg)
 end
 
 local function outside_error(name, cb_name, sync_name)
-  return ("fscache: %s must be called inside a coroutine (for example one started by fscache.run); "
-    .. "from plain code use %s(..., callback) or %s(...)"):format(name, cb_name, sync_name)
+  return (
+    "fscache: %s must be called inside a coroutine (for example one started by fscache.run); "
+    .. "from plain code use %s(..., callback) or %s(...)"
+  ):format(name, cb_name, sync_name)
 end
 
 -- (e) plenary / vim._async shape, plus self-resume for drivers that ignore what is yielded.
@@ -277,9 +279,12 @@ function M.await(start, name, cb_name, sync_name, native)
     blame(outside_error(name, cb_name, sync_name))
   end
   if not can_yield() then
-    blame(("fscache: %s cannot yield here (C-call boundary: inside pcall/xpcall on PUC Lua 5.1, "
-      .. "a table.sort comparator, a gsub callback or a metamethod); use %s(..., callback) or %s(...)")
-      :format(name, cb_name, sync_name))
+    blame(
+      (
+        "fscache: %s cannot yield here (C-call boundary: inside pcall/xpcall on PUC Lua 5.1, "
+        .. "a table.sort comparator, a gsub callback or a metamethod); use %s(..., callback) or %s(...)"
+      ):format(name, cb_name, sync_name)
+    )
   end
   -- (a) fscache.run: it calls start(step) and resumes with the results.
   if own[co] then
@@ -347,8 +352,12 @@ function M.run(fn, on_done, on_error)
     elseif is_callable(a) and select("#", ...) == 1 then
       leaf, argc = a, 1 -- vim._async: (fn)
     else
-      return fail("fscache.run: the coroutine yielded " .. describe_yield(pack(true, ...))
-        .. "; expected an async leaf: (fn, argc, ...) or (argc, fn, ...)", true)
+      return fail(
+        "fscache.run: the coroutine yielded "
+          .. describe_yield(pack(true, ...))
+          .. "; expected an async leaf: (fn, argc, ...) or (argc, fn, ...)",
+        true
+      )
     end
     local called = false
     local function resume(...)
@@ -383,8 +392,12 @@ end
 ---@param timeout_ms? number default 10000
 function M.block_on(fn, timeout_ms)
   if timeout_ms ~= nil and (type(timeout_ms) ~= "number" or timeout_ms < 0) then
-    error("bad argument #2 to 'block_on' (timeout_ms: non-negative number expected, got "
-      .. (type(timeout_ms) == "number" and tostring(timeout_ms) or type(timeout_ms)) .. ")", 2)
+    error(
+      "bad argument #2 to 'block_on' (timeout_ms: non-negative number expected, got "
+        .. (type(timeout_ms) == "number" and tostring(timeout_ms) or type(timeout_ms))
+        .. ")",
+      2
+    )
   end
   timeout_ms = timeout_ms or 10000
   local done, res

@@ -36,12 +36,13 @@ await.add_adapter("nio", function(_, start)
   if early then
     return true, unpack(early, 1, early.n)
   end
-  return true, coroutine.yield(1, function(s)
-    if early then
-      return s(unpack(early, 1, early.n))
-    end
-    step = s
-  end)
+  return true,
+    coroutine.yield(1, function(s)
+      if early then
+        return s(unpack(early, 1, early.n))
+      end
+      step = s
+    end)
 end)
 
 -- coop.nvim: `running()` is the task whose `task.resume` is on the stack; it owns this coroutine
