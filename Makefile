@@ -6,7 +6,7 @@ ifeq ($(shell uname -s),Darwin)
 LIB := target/release/libfscache.dylib
 endif
 
-.PHONY: all build deps deps-demo demo test test-rust test-lua test-nvim bench clean
+.PHONY: all build deps deps-demo demo test test-rust test-lua test-nvim test-valgrind bench clean
 
 all: build
 
@@ -29,6 +29,12 @@ demo: deps-demo build
 ## test: cargo test, clippy, fmt, busted under LuaJIT and under Neovim; ends with "N passed, N failed"
 test: deps build
 	@sh scripts/test-all.sh
+
+## test-valgrind: every busted spec with LuaJIT under valgrind memcheck (errors fatal), module
+## built with symbols (profile valgrind); `make test` runs a short version
+test-valgrind: deps build
+	$(CARGO) build --profile valgrind --features $(FEATURE)
+	@sh scripts/test-valgrind.sh target/valgrind/$(notdir $(LIB))
 
 bench: deps build
 	@sh benches/run.sh

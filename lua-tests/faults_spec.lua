@@ -74,7 +74,7 @@ describe("changes that keep size and mtime", function()
     assert.are.equal("BBBB", files:get_sync(p).content)
   end)
 
-  it("file replaced by rename, same size and mtime: the inode catches it", function()
+  it("file replaced by rename, same size and mtime: inode and ctime catch it", function()
     local p = dir .. "/f"
     write_file(p, "1111")
     uv.sleep(PAST_RACY_WINDOW_MS)

@@ -47,11 +47,11 @@ local function names(dir)
 end
 
 describe("permission denied (child as an unprivileged user)", function()
-  local stage, base
+  local stage, stage_lua, base
   local original = "original\0content\n" .. string.rep("=", 1000)
 
   setup(function()
-    stage = C.stage()
+    stage, stage_lua = C.stage()
   end)
   teardown(function()
     rm_rf(stage)
@@ -65,7 +65,7 @@ describe("permission denied (child as an unprivileged user)", function()
   end)
 
   local function probe(...)
-    local t, out, rc = C.lua("io_probe", { ... }, { dir = stage, lib_dir = stage, prefix = C.unprivileged() })
+    local t, out, rc = C.lua("io_probe", { ... }, { dir = stage, lib_dir = stage, lua = stage_lua, prefix = C.unprivileged() })
     assert.are.equal(0, rc, out)
     return t
   end

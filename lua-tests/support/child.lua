@@ -39,7 +39,7 @@ function C.lua_cmd(name, args, opts)
   local parts = {
     "env",
     "FSCACHE_LIB_DIR=" .. q(opts.lib_dir or C.lib_dir),
-    C.luajit,
+    opts.lua or C.luajit,
     q((opts.dir or C.children) .. "/" .. name .. ".lua"),
   }
   for _, a in ipairs(args or {}) do
@@ -70,8 +70,9 @@ function C.lua(name, args, opts)
   return C.parse(out), out, rc
 end
 
----A world-readable copy of the module and the child scripts, for a child running as another user
----(the work tree may not be traversable by that user). Returns the directory; rm_rf it after.
+---A world-readable copy of the module and the child scripts (and of the FSCACHE_CHILD_LUA
+---launcher, if any), for a child running as another user (the work tree may not be traversable
+---by that user). Returns the directory and the interpreter command to use; rm_rf it after.
 function C.stage()
   local d = tmpdir()
   assert(uv.fs_chmod(d, 493)) -- 0755
@@ -86,7 +87,13 @@ function C.stage()
     assert(uv.fs_copyfile(C.children .. "/" .. name, d .. "/" .. name))
     assert(uv.fs_chmod(d .. "/" .. name, 420)) -- 0644
   end
-  return d
+  local lua = C.luajit
+  if os.getenv("FSCACHE_CHILD_LUA") then
+    assert(uv.fs_copyfile(C.luajit, d .. "/child-lua"))
+    assert(uv.fs_chmod(d .. "/child-lua", 493))
+    lua = d .. "/child-lua"
+  end
+  return d, lua
 end
 
 ---Prefix that runs a command as an unprivileged user: setpriv to nobody when we are root (root
