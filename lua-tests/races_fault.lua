@@ -157,6 +157,8 @@ describe("fault injection (preloaded faultshim)", function()
   describe("file changed while a read is in flight (before the second read)", function()
     it("rewritten in place, same size and mtime: the next get sees the change", function()
       write_file(P, string.rep("A", 4096))
+      -- Older than the racy window: only the identity taken before the read can tell.
+      uv.sleep(PAST_RACY_WINDOW_MS)
       local files = fscache.FileCache.new()
       F.arm("read2", P)
       local box = start(files, "get", P)
@@ -368,6 +370,32 @@ describe("fault injection (preloaded faultshim)", function()
         assert.are.equal(mode, uv.fs_stat(P).mode % 4096)
         assert.are.same({}, leftovers(dir))
       end
+    end)
+  end)
+
+  describe("bounded pool", function()
+    it("2,000 gets of slow files (1 ms per read) never hold more than `threads` files open", function()
+      local many = dir .. "/many"
+      assert(uv.fs_mkdir(many, 493))
+      for i = 1, 2000 do
+        write_file(many .. "/f" .. i, tostring(i))
+      end
+      F.slow(many .. "/", 1)
+      local threads = fscache.pool_stats().threads
+      local files = fscache.FileCache.new()
+      local answered, good = 0, 0
+      for i = 1, 2000 do
+        files:get(many .. "/f" .. i, function(e)
+          answered = answered + 1
+          good = good + ((e and e.content == tostring(i)) and 1 or 0)
+        end)
+      end
+      assert.is_true(wait_until(function()
+        return answered == 2000
+      end, 30000))
+      assert.are.equal(2000, good)
+      local max = F.slow_max()
+      assert.is_true(max >= 1 and max <= threads, ("%d files open at once, threads = %d"):format(max, threads))
     end)
   end)
 end)

@@ -36,6 +36,24 @@ function F.arm(point, prefix, fail_errno)
   put(F.ctl .. "/" .. point, prefix .. (fail_errno and ("\nfail " .. fail_errno) or ""))
 end
 
+---Standing rule: every first read of a file under `prefix` sleeps `ms` first (a slow disk). The
+---shim records the most such files open at once; F.slow_max() reads it.
+function F.slow(prefix, ms)
+  os.remove(F.ctl .. "/slowread.max")
+  put(F.ctl .. "/slowread", prefix .. "\ndelay " .. ms)
+end
+
+---The most slow files (F.slow) open at once since F.slow was armed.
+function F.slow_max()
+  local f = io.open(F.ctl .. "/slowread.max", "rb")
+  if not f then
+    return 0
+  end
+  local n = tonumber(f:read("*a"))
+  f:close()
+  return n or 0
+end
+
 ---True once a worker is stopped at `point` (or a fail rule fired).
 function F.fired(point)
   return exists(F.ctl .. "/" .. point .. ".paused")

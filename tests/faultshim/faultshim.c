@@ -22,6 +22,10 @@
  * writes <ctl>/<point>.paused (containing the path) and waits until <ctl>/<point>.go exists, then
  * removes .go, .paused and .taken and performs the real call. A pause never lasts more than
  * FAULTSHIM_MAX_PAUSE_MS (10 s), so a broken test cannot hang a worker forever.
+ *
+ * One standing rule: <ctl>/slowread with lines "<prefix>" and "delay <ms>" makes every first
+ * read(2) of a matching descriptor sleep that long first (a slow disk: the descriptor stays open
+ * meanwhile). It is never claimed; remove the file to end it.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -45,10 +49,12 @@ struct tracked {
   unsigned reads; /* read(2) calls so far */
   unsigned writes;
   unsigned readdirs;
+  int slow; /* counted by the slowread rule until closed */
 };
 
 static struct tracked fds[MAX_FDS];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static int slow_open, slow_max; /* under `lock` */
 
 static int (*real_open)(const char *, int, ...);
 static int (*real_open64)(const char *, int, ...);
@@ -99,8 +105,9 @@ static void sleep_ms(long ms) {
   }
 }
 
-/* Reads the rule for `point` if it exists: prefix and fail errno (0 = pause). */
-static int read_rule(const char *point, char *prefix, size_t n, int *fail_errno) {
+/* Reads the rule for `point` if it exists: prefix, fail errno (0 = pause) and delay (ms). */
+static int read_rule_full(const char *point, char *prefix, size_t n, int *fail_errno,
+                          int *delay_ms) {
   char p[4096];
   ctl_path(p, sizeof p, point, "");
   int fd = real_open(p, O_RDONLY | O_CLOEXEC);
@@ -112,13 +119,50 @@ static int read_rule(const char *point, char *prefix, size_t n, int *fail_errno)
   buf[got] = 0;
   char *nl = strchr(buf, '\n');
   *fail_errno = 0;
+  *delay_ms = 0;
   if (nl) {
     *nl = 0;
-    int e = 0;
-    if (sscanf(nl + 1, "fail %d", &e) == 1) *fail_errno = e;
+    int v = 0;
+    if (sscanf(nl + 1, "fail %d", &v) == 1) *fail_errno = v;
+    if (sscanf(nl + 1, "delay %d", &v) == 1) *delay_ms = v;
   }
   snprintf(prefix, n, "%.4000s", buf);
   return 1;
+}
+
+static int read_rule(const char *point, char *prefix, size_t n, int *fail_errno) {
+  int delay_ms;
+  return read_rule_full(point, prefix, n, fail_errno, &delay_ms);
+}
+
+static void write_file(const char *p, const char *content);
+
+/* The standing slowread rule: counts the descriptor as open and slow, records the highest such
+ * count, and sleeps before its first read. */
+static void slow_read(int fd, const char *path) {
+  char rule[4096], prefix[4096];
+  int fail_errno = 0, delay_ms = 0;
+  ctl_path(rule, sizeof rule, "slowread", "");
+  if (!exists(rule)) return;
+  if (!read_rule_full("slowread", prefix, sizeof prefix, &fail_errno, &delay_ms)) return;
+  if (strncmp(path, prefix, strlen(prefix)) != 0) return;
+  char maxp[4096];
+  ctl_path(maxp, sizeof maxp, "slowread", ".max");
+  int fresh = !exists(maxp); /* the test removed it: count from now */
+  int new_max = 0;
+  pthread_mutex_lock(&lock);
+  if (fresh) slow_max = 0;
+  if (fd >= 0 && fd < MAX_FDS && !fds[fd].slow) {
+    fds[fd].slow = 1;
+    if (++slow_open > slow_max) new_max = slow_max = slow_open;
+  }
+  pthread_mutex_unlock(&lock);
+  if (new_max) {
+    char num[32];
+    snprintf(num, sizeof num, "%d", new_max);
+    write_file(maxp, num);
+  }
+  if (delay_ms > 0) sleep_ms(delay_ms);
 }
 
 static void write_file(const char *p, const char *content) {
@@ -169,6 +213,8 @@ static void track(int fd, const char *path) {
   free(fds[fd].path);
   fds[fd].path = copy;
   fds[fd].reads = fds[fd].writes = fds[fd].readdirs = 0;
+  if (fds[fd].slow) slow_open--;
+  fds[fd].slow = 0;
   pthread_mutex_unlock(&lock);
 }
 
@@ -225,6 +271,8 @@ int close(int fd) {
     pthread_mutex_lock(&lock);
     free(fds[fd].path);
     fds[fd].path = NULL;
+    if (fds[fd].slow) slow_open--;
+    fds[fd].slow = 0;
     pthread_mutex_unlock(&lock);
   }
   return real_close(fd);
@@ -236,7 +284,10 @@ ssize_t read(int fd, void *buf, size_t n) {
     char p[4096];
     unsigned k = bump(fd, 0, p, sizeof p);
     int e = 0;
-    if (k == 1) e = fault_point("read1", p);
+    if (k == 1) {
+      slow_read(fd, p);
+      e = fault_point("read1", p);
+    }
     if (k == 2) e = fault_point("read2", p);
     if (e) {
       errno = e;
