@@ -1,12 +1,14 @@
 # fscache — build, demo, tests. `make demo` and `make test` install what they need.
 FEATURE ?= luajit
 CARGO ?= cargo
+# luajit is the default feature; the others replace it (mlua allows exactly one Lua ABI).
+FEATURE_ARGS := $(if $(filter luajit,$(FEATURE)),--features luajit,--no-default-features --features $(FEATURE))
 LIB := target/release/libfscache.so
 ifeq ($(shell uname -s),Darwin)
 LIB := target/release/libfscache.dylib
 endif
 
-.PHONY: all build deps deps-demo demo test test-rust test-lua test-nvim test-valgrind bench clean
+.PHONY: all build deps deps-demo demo test test-rust test-lua test-nvim test-valgrind bench fmt clean
 
 all: build
 
@@ -16,29 +18,36 @@ deps-demo:
 deps:
 	@sh scripts/ensure-deps.sh test
 
-## build: the module for LuaJIT/Neovim, copied to lua/fscache.so (package.cpath and runtimepath)
+## build: the module for LuaJIT/Neovim (FEATURE=lua51|lua54 for PUC Lua), copied to lua/fscache.so
+## (found on package.cpath and on Neovim's runtimepath). Copy + rename: a running Neovim that has
+## the old library mapped keeps it intact.
 build:
-	$(CARGO) build --release --features $(FEATURE)
+	$(CARGO) build --release $(FEATURE_ARGS)
 	@mkdir -p lua
-	cp $(LIB) lua/fscache.so
+	cp $(LIB) lua/fscache.so.tmp && mv -f lua/fscache.so.tmp lua/fscache.so
 
 ## demo: build and run the project-config loader example on its bundled data
 demo: deps-demo build
 	luajit examples/project_config/run.lua
 
-## test: cargo test, clippy, fmt, busted under LuaJIT and under Neovim; ends with "N passed, N failed"
+## test: cargo test, clippy, fmt, busted under LuaJIT, Neovim, Lua 5.1 and Lua 5.4; ends with "N passed, N failed"
 test: deps build
 	@sh scripts/test-all.sh
 
 ## test-valgrind: every busted spec with LuaJIT under valgrind memcheck (errors fatal), module
 ## built with symbols (profile valgrind); `make test` runs a short version
 test-valgrind: deps build
-	$(CARGO) build --profile valgrind --features $(FEATURE)
+	$(CARGO) build --profile valgrind $(FEATURE_ARGS)
 	@sh scripts/test-valgrind.sh target/valgrind/$(notdir $(LIB))
 
 bench: deps build
 	@sh benches/run.sh
 
+## fmt: format Rust (cargo fmt) and Lua (stylua, .stylua.toml)
+fmt:
+	$(CARGO) fmt
+	stylua .
+
 clean:
 	$(CARGO) clean
-	rm -f lua/fscache.so
+	rm -rf lua/fscache.so build doc/tags

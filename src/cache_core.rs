@@ -50,6 +50,8 @@ pub struct Built {
     pub memo: Memo,
     /// The read worked but the requested view failed (e.g. invalid JSON): answer with this.
     pub failure: Option<FsError>,
+    /// A decoded view (JSON) was built from the read: counted in `stats().parses`.
+    pub parsed: bool,
 }
 
 /// The kind-specific half of a cache: how to read on the pool and what Lua sees.
@@ -94,6 +96,8 @@ pub struct Counters {
     pub validations: u64,
     /// Failed gets.
     pub errors: u64,
+    /// Decoded views built (JSON documents converted to Lua).
+    pub parses: u64,
 }
 
 struct Entry {
@@ -104,10 +108,13 @@ struct Entry {
     memo: Memo,
 }
 
+/// A callback waiting for a job, with the handle `get` returned for it (see [`Core::cancel`]).
+type Waiter = (u64, RegistryKey);
+
 struct Job<M> {
     path: Vec<u8>,
     mode: M,
-    waiters: Vec<RegistryKey>,
+    waiters: Vec<Waiter>,
     /// Invalidated, cleared or overwritten while in flight: deliver, but do not store.
     detached: bool,
 }
@@ -128,6 +135,8 @@ struct State<L: Loader> {
     jobs: HashMap<u64, Job<L::Mode>>,
     counters: Counters,
     bytes: u64,
+    /// Last waiter handle handed out by `get`.
+    last_waiter: u64,
 }
 
 /// The shared cache engine; `FileCache`/`DirectoryCache` wrap an `Rc<Core<_>>`.
@@ -170,6 +179,7 @@ impl<L: Loader> Core<L> {
                 jobs: HashMap::new(),
                 counters: Counters::default(),
                 bytes: 0,
+                last_waiter: 0,
             }),
         }))
     }
@@ -197,35 +207,66 @@ impl<L: Loader> Core<L> {
             .map(|e| (e.identity, e.read_at))
     }
 
-    /// Asynchronous get: `cb` is called later, on the Lua thread, exactly once.
+    /// Asynchronous get: `cb` is called later, on the Lua thread, exactly once (unless
+    /// cancelled). Returns a waiter handle for [`Core::cancel`].
     pub fn get(
         self: &Rc<Self>,
         lua: &Lua,
         path: Vec<u8>,
         mode: L::Mode,
         cb: LuaFunction,
-    ) -> LuaResult<()> {
+    ) -> LuaResult<u64> {
         let key = lua.create_registry_value(cb)?;
-        let joined = {
+        let (handle, joined) = {
             let mut st = self.state.borrow_mut();
+            st.last_waiter += 1;
+            let handle = st.last_waiter;
             let job_id = st.inflight.get(&(path.clone(), mode)).copied();
             match job_id.and_then(|id| st.jobs.get_mut(&id)) {
                 Some(job) => {
-                    job.waiters.push(key);
-                    None
+                    job.waiters.push((handle, key));
+                    (handle, None)
                 }
-                None => Some(key),
+                None => (handle, Some(key)),
             }
         };
-        let Some(key) = joined else { return Ok(()) };
-        self.start_job(path, mode, vec![key])
+        if let Some(key) = joined {
+            self.start_job(path, mode, vec![(handle, key)])?;
+        }
+        Ok(handle)
+    }
+
+    /// Forgets the waiter `handle` (its owner was cancelled): its callback is released now and
+    /// never called. A read nobody waits for any more still fills the cache, unless it was
+    /// detached, in which case its result is dropped too. True if the waiter was still waiting.
+    pub fn cancel(&self, lua: &Lua, handle: u64) -> LuaResult<bool> {
+        let (key, dropped_job) = {
+            let mut st = self.state.borrow_mut();
+            let found = st.jobs.iter_mut().find_map(|(&id, job)| {
+                let i = job.waiters.iter().position(|(h, _)| *h == handle)?;
+                let (_, key) = job.waiters.remove(i);
+                Some((id, key, job.waiters.is_empty() && job.detached))
+            });
+            let Some((job_id, key, unwanted)) = found else {
+                return Ok(false);
+            };
+            if unwanted {
+                st.jobs.remove(&job_id);
+            }
+            (key, unwanted.then_some(job_id))
+        };
+        if let (Some(id), Some(rt)) = (dropped_job, self.rt.upgrade()) {
+            rt.cancel(id);
+        }
+        lua.remove_registry_value(key)?;
+        Ok(true)
     }
 
     fn start_job(
         self: &Rc<Self>,
         path: Vec<u8>,
         mode: L::Mode,
-        waiters: Vec<RegistryKey>,
+        waiters: Vec<Waiter>,
     ) -> LuaResult<()> {
         let rt = self.runtime()?;
         let known = self.known(&path, mode);
@@ -278,10 +319,17 @@ impl<L: Loader> Core<L> {
         };
         if matches!(outcome, Outcome::Unchanged) && !self.has_entry(&job.path) {
             // Invalidated while validating: nothing to serve, read again for the same waiters.
+            if job.waiters.is_empty() {
+                return Ok(());
+            }
             return self.start_job(job.path, job.mode, job.waiters);
         }
         let values = self.apply(lua, &job.path, job.mode, outcome, !job.detached)?;
-        deliver(lua, job.waiters, values)
+        deliver(
+            lua,
+            job.waiters.into_iter().map(|(_, k)| k).collect(),
+            values,
+        )
     }
 
     fn has_entry(&self, path: &[u8]) -> bool {
@@ -359,6 +407,7 @@ impl<L: Loader> Core<L> {
                     let mut st = self.state.borrow_mut();
                     st.counters.misses += 1;
                     st.counters.reads += 1;
+                    st.counters.parses += built.parsed as u64;
                 }
                 let values = match &built.failure {
                     Some(e) => {
@@ -494,6 +543,7 @@ impl<L: Loader> Core<L> {
         t.raw_set("validations", c.validations)?;
         t.raw_set("errors", c.errors)?;
         t.raw_set("inflight", inflight as u64)?;
+        t.raw_set("parses", c.parses)?;
         t.raw_set("trust_mtime", self.opts.trust_mtime)?;
         Ok(t)
     }

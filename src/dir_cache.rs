@@ -64,6 +64,7 @@ impl Loader for DirLoader {
             bytes,
             memo: 0,
             failure: None,
+            parsed: false,
         })
     }
 
@@ -128,5 +129,8 @@ impl UserData for DirectoryCache {
         m.add_method("clear_all", |lua, this, ()| this.core.clear_all(lua));
         m.add_method("stats", |lua, this, ()| this.core.stats_table(lua));
         m.add_method("peek", |_, _, _path: LuaValue| Ok(LuaValue::Nil));
+        m.add_method("cancel", |lua, this, handle: u64| {
+            this.core.cancel(lua, handle)
+        });
     }
 }

@@ -37,7 +37,7 @@ pub struct FileRead {
     /// The bytes and identity.
     pub file: FileData,
     /// The parse, when JSON was asked for.
-    pub json: Option<Result<serde_json::Value, json::JsonError>>,
+    pub json: Option<Result<json::JsonDoc, json::JsonError>>,
 }
 
 /// The file half of the cache engine.
@@ -51,7 +51,7 @@ impl Loader for FileLoader {
         let file = read_file(path, max_size)?;
         let json = match mode {
             FileMode::Plain => None,
-            FileMode::Json { jsonc } => Some(json::decode(&file.content, jsonc, path)),
+            FileMode::Json { jsonc } => Some(json::decode_doc(&file.content, jsonc, path)),
         };
         Ok(FileRead { file, json })
     }
@@ -70,10 +70,13 @@ impl Loader for FileLoader {
         t.raw_set("size", data.file.content.len() as i64)?;
         let mut memo = 0;
         let mut failure = None;
+        let mut parsed = false;
         match (data.json, mode) {
-            (Some(Ok(v)), FileMode::Json { jsonc }) => {
-                t.raw_set("json", json::value_to_lua(lua, &v)?)?;
+            (Some(Ok(doc)), FileMode::Json { jsonc }) => {
+                let ctx = json::ctx(lua)?;
+                t.raw_set("json", json::doc_to_lua(lua, &doc, &ctx)?)?;
                 memo = if jsonc { MEMO_JSONC } else { MEMO_JSON };
+                parsed = true;
             }
             (Some(Err(e)), _) => {
                 failure = Some(FsError {
@@ -88,6 +91,7 @@ impl Loader for FileLoader {
             bytes: data.file.content.len() as u64,
             memo,
             failure,
+            parsed,
         })
     }
 
@@ -240,7 +244,7 @@ fn write_payload(
 /// Runs on the pool: the atomic write, and the parse of what was written when it was JSON.
 fn write_job(path: &[u8], bytes: Vec<u8>, json: bool) -> Result<FileRead, FsError> {
     let (identity, read_at) = write_atomic(path, &bytes)?;
-    let parsed = json.then(|| json::decode(&bytes, false, path));
+    let parsed = json.then(|| json::decode_doc(&bytes, false, path));
     Ok(FileRead {
         file: FileData {
             content: bytes,
@@ -277,6 +281,7 @@ impl FileCache {
                 };
                 let mut built = FileLoader::build(lua, path, read, mode)?;
                 built.failure = None;
+                core.count(|c| c.parses += built.parsed as u64);
                 core.store(lua, path, identity, read_at, built)?;
                 Ok(LuaMultiValue::from_vec(vec![LuaValue::Boolean(true)]))
             }
@@ -444,5 +449,8 @@ impl UserData for FileCache {
         m.add_method("clear_all", |lua, this, ()| this.core.clear_all(lua));
         m.add_method("stats", |lua, this, ()| this.core.stats_table(lua));
         m.add_method("peek", |_, _, _path: LuaValue| Ok(LuaValue::Nil));
+        m.add_method("cancel", |lua, this, handle: u64| {
+            this.core.cancel(lua, handle)
+        });
     }
 }

@@ -43,8 +43,9 @@ fn install_panic_hook() {
 }
 
 /// Embedded Lua sources, in load order: (name, source).
-const LUA_SOURCES: [(&str, &str); 4] = [
+const LUA_SOURCES: [(&str, &str); 5] = [
     ("await", include_str!("lua/await.lua")),
+    ("runners", include_str!("lua/runners.lua")),
     ("loop", include_str!("lua/loop.lua")),
     ("caches", include_str!("lua/caches.lua")),
     ("init", include_str!("lua/init.lua")),
@@ -172,6 +173,7 @@ fn native(lua: &Lua) -> LuaResult<LuaTable> {
         lua.create_function(|_, ()| Ok(LAST_PANIC.lock().ok().and_then(|s| s.clone())))?,
     )?;
     n.set("null", LuaValue::NULL)?;
+    json::register(lua, &n)?;
     n.set(
         "shared",
         lua.create_function(|lua, ()| {

@@ -91,7 +91,9 @@ local function is_callable(f)
   return type(mt) == "table" and type(mt.__call) == "function"
 end
 
----The running coroutine, or nil on the main thread (both coroutine.running conventions).
+---The running coroutine, or nil on the main thread. Both `coroutine.running` conventions:
+---5.1/LuaJIT return nil on the main thread; 5.2+ (and LuaJIT built with LUA52COMPAT) return
+---`(main, true)`.
 ---@return thread|nil
 local function current()
   local co, ismain = coroutine.running()
@@ -102,13 +104,46 @@ local function current()
 end
 M.current = current
 
--- Adapters for runners that need detection: fn(co, start) -> handled, ... (see runners.lua).
+-- True when the running coroutine can yield from here. LuaJIT and 5.2+ say so themselves
+-- (false inside table.sort comparators, gsub callbacks, and pcall on 5.1-style hosts).
+-- PUC Lua 5.1 has no isyieldable: there a yield fails when a C function (pcall, xpcall,
+-- table.sort, string.gsub, ...) sits between the caller and the coroutine's base, and those
+-- frames are visible to debug.getinfo. A Lua metamethod is a boundary on 5.1 too but does not
+-- show; the yield itself then raises "attempt to yield across metamethod/C-call boundary",
+-- and since no pcall can be on the stack (it would have been seen) the coroutine ends there.
+local can_yield = coroutine.isyieldable
+if can_yield == nil then
+  local getinfo = type(debug) == "table" and debug.getinfo or nil
+  can_yield = function()
+    if getinfo == nil then
+      return true
+    end
+    local level = 2
+    while true do
+      local info = getinfo(level, "S")
+      if info == nil then
+        return true
+      elseif info.what == "C" then
+        return false
+      end
+      level = level + 1
+    end
+  end
+end
+M.can_yield = can_yield
+
+-- True where pcall can yield (LuaJIT, 5.2+): adapters that must probe under pcall need it.
+M.pcall_yields = jit ~= nil or _VERSION ~= "Lua 5.1"
+
+-- Adapters for runners that need detection: fn(co, start, native) -> handled, ... (runners.lua).
 shared.adapters = shared.adapters or {}
 local adapters = shared.adapters
 
----Registers a runner adapter, tried in order before the generic fallback.
+---Registers a runner adapter, tried in order before the generic fallback. `fn(co, start, native)`
+---returns false when `co` is not driven by its runner; otherwise it waits for `start`'s result
+---(through `M.begin(start, on_result, native)`) and returns `true, results...`.
 ---@param name string
----@param fn fun(co: thread, start: fun(cb: function)): boolean, ...
+---@param fn fun(co: thread, start: fun(cb: function): any, native: any): boolean, ...
 function M.add_adapter(name, fn)
   for i, a in ipairs(adapters) do
     if a.name == name then
@@ -119,41 +154,68 @@ function M.add_adapter(name, fn)
   adapters[#adapters + 1] = { name = name, fn = fn }
 end
 
-local function outside_error(name, cb_name, sync_name)
-  return ("fscache: %s must be called inside a coroutine (for example one started by fscache.run); "
-    .. "from plain code use %s(..., callback) or %s(...)"):format(name, cb_name, sync_name)
+---Starts an operation whose callback can be withdrawn. `start(cb)` begins it; when `native` is
+---given, start returns the waiter id for `native:cancel(id)` (a cache userdata), otherwise what
+---it returns is ignored. `on_result(...)` runs at most once. Returns `cancel()`: after it, a late
+---result is dropped, the callback and everything it holds (coroutine, runner state) are
+---released, and the native waiter is removed. `cancel()` returns false when the result had
+---already arrived.
+---@param start fun(cb: function): any
+---@param on_result function
+---@param native? { cancel: fun(self, id: integer): boolean }
+---@return fun(): boolean cancel
+function M.begin(start, on_result, native)
+  local armed = true
+  local id = start(function(...)
+    if not armed then
+      return
+    end
+    armed = false
+    local f = on_result
+    on_result = nil
+    return f(...)
+  end)
+  return function()
+    if not armed then
+      return false
+    end
+    armed = false
+    on_result = nil
+    if native ~= nil and id ~= nil then
+      native:cancel(id)
+    end
+    return true
+  end
 end
 
----Suspends the running coroutine until `start`'s callback fires, under whichever runner drives it.
----`start(cb)` begins the operation; `cb(...)` is called later, once, on the main thread.
----@param start fun(cb: function)
----@param name string method name for error messages
----@param cb_name string callback alternative
----@param sync_name string blocking alternative
-function M.await(start, name, cb_name, sync_name)
-  local co = current()
-  if not co then
-    error(outside_error(name, cb_name, sync_name), 3)
-  end
-  if coroutine.isyieldable and not coroutine.isyieldable() then
-    error(("fscache: %s cannot yield here (C-call boundary, e.g. inside a metamethod, "
-      .. "table.sort comparator or pcall on PUC Lua 5.1); use %s or %s"):format(name, cb_name, sync_name), 3)
-  end
-  -- (a) fscache.run: it calls start(step) and resumes with the results.
-  if own[co] then
-    return coroutine.yield(start, 1)
-  end
-  -- (b..d) runners that must be detected (nio, coop, vim.async).
-  for i = 1, #adapters do
-    local r = pack(adapters[i].fn(co, start))
-    if r[1] then
-      return unpack(r, 2, r.n)
+-- Raises msg blaming the first caller outside fscache's own chunks (tail calls into await
+-- make a fixed level wrong on some hosts).
+local function blame(msg)
+  local level = 2
+  local getinfo = type(debug) == "table" and debug.getinfo or nil
+  while getinfo do
+    local info = getinfo(level, "S")
+    if info == nil or (info.what ~= "tail" and not info.source:find("^=fscache/")) then
+      break
     end
+    level = level + 1
   end
-  -- (e) plenary / vim._async shape, plus self-resume for drivers that ignore what is yielded.
-  -- The operation starts BEFORE the yield, so a driver that never calls the yielded function
-  -- (coroutine.wrap, LSP-handler style) still gets its result.
-  local runner_cb, yielded, early, late
+  error(msg, level)
+end
+
+local function outside_error(name, cb_name, sync_name)
+  return (
+    "fscache: %s must be called inside a coroutine (for example one started by fscache.run); "
+    .. "from plain code use %s(..., callback) or %s(...)"
+  ):format(name, cb_name, sync_name)
+end
+
+-- (e) plenary / vim._async shape, plus self-resume for drivers that ignore what is yielded.
+-- The operation starts BEFORE the yield, so a driver that never calls the yielded function
+-- (coroutine.wrap, LSP-handler style, a polling loop) still gets its result; resumes that do
+-- not carry the private TOKEN are spurious and answered by yielding again.
+local function fallback(co, start)
+  local runner_cb, yielded, early
   start(function(...)
     if not yielded then
       early = pack(...)
@@ -162,34 +224,74 @@ function M.await(start, name, cb_name, sync_name)
     if runner_cb then
       return runner_cb(TOKEN, ...)
     end
-    local st = coroutine.status(co)
-    if st == "suspended" then
+    if coroutine.status(co) == "suspended" then
       local ok, err = coroutine.resume(co, TOKEN, ...)
       if not ok then
         M.report("error in coroutine resumed by fscache: " .. debug.traceback(co, tostring(err)))
       end
-    elseif st ~= "dead" then
-      late = pack(...) -- running or normal: picked up at its next resume
     end
+    -- dead: the coroutine ended (or was closed) meanwhile; the result has no taker
   end)
   if early then
     return unpack(early, 1, early.n)
   end
   yielded = true
+  local function register(cb)
+    runner_cb = cb
+  end
   while true do
-    local r = pack(coroutine.yield(function(cb)
-      runner_cb = cb
-    end, 1))
+    local r = pack(coroutine.yield(register, 1))
     if r[1] == TOKEN then
       return unpack(r, 2, r.n)
     end
-    if late then
-      local l = late
-      late = nil
-      return unpack(l, 1, l.n)
-    end
     -- anything else is a spurious resume: yield again until the real result arrives
   end
+end
+
+-- Tries adapters i, i+1, ... then the fallback, without allocating per adapter.
+local try_adapter
+local function settle(i, co, start, native, handled, ...)
+  if handled then
+    return ...
+  end
+  return try_adapter(i + 1, co, start, native)
+end
+try_adapter = function(i, co, start, native)
+  local a = adapters[i]
+  if a == nil then
+    return fallback(co, start)
+  end
+  return settle(i, co, start, native, a.fn(co, start, native))
+end
+
+---Suspends the running coroutine until `start`'s callback fires, under whichever runner drives it.
+---`start(cb)` begins the operation; `cb(...)` is called later, once, on the main thread. With
+---`native` (a cache userdata), start returns its waiter id, so a cancelled task can withdraw it
+---with `native:cancel(id)`.
+---@param start fun(cb: function): any
+---@param name string method name for error messages
+---@param cb_name string callback alternative
+---@param sync_name string blocking alternative
+---@param native? { cancel: fun(self, id: integer): boolean }
+function M.await(start, name, cb_name, sync_name, native)
+  local co, ismain = coroutine.running()
+  if co == nil or ismain then
+    blame(outside_error(name, cb_name, sync_name))
+  end
+  if not can_yield() then
+    blame(
+      (
+        "fscache: %s cannot yield here (C-call boundary: inside pcall/xpcall on PUC Lua 5.1, "
+        .. "a table.sort comparator, a gsub callback or a metamethod); use %s(..., callback) or %s(...)"
+      ):format(name, cb_name, sync_name)
+    )
+  end
+  -- (a) fscache.run: it calls start(step) and resumes with the results.
+  if own[co] then
+    return coroutine.yield(start, 1)
+  end
+  -- (b..d) runners that must be detected (nio, coop, vim.async), then (e).
+  return try_adapter(1, co, start, native)
 end
 
 local function describe_yield(r)
@@ -249,8 +351,12 @@ function M.run(fn, on_done, on_error)
     elseif is_callable(a) and r.n == 2 then
       leaf, argc = a, 1 -- vim._async: (fn)
     else
-      return fail("fscache.run: the coroutine yielded " .. describe_yield(r)
-        .. "; expected an async leaf: (fn, argc, ...) or (argc, fn, ...)", true)
+      return fail(
+        "fscache.run: the coroutine yielded "
+          .. describe_yield(r)
+          .. "; expected an async leaf: (fn, argc, ...) or (argc, fn, ...)",
+        true
+      )
     end
     local args = { unpack(r, 4, r.n) }
     local called = false
@@ -276,8 +382,12 @@ end
 ---@param timeout_ms? number default 10000
 function M.block_on(fn, timeout_ms)
   if timeout_ms ~= nil and (type(timeout_ms) ~= "number" or timeout_ms < 0) then
-    error("bad argument #2 to 'block_on' (timeout_ms: non-negative number expected, got "
-      .. (type(timeout_ms) == "number" and tostring(timeout_ms) or type(timeout_ms)) .. ")", 2)
+    error(
+      "bad argument #2 to 'block_on' (timeout_ms: non-negative number expected, got "
+        .. (type(timeout_ms) == "number" and tostring(timeout_ms) or type(timeout_ms))
+        .. ")",
+      2
+    )
   end
   timeout_ms = timeout_ms or 10000
   local done, res

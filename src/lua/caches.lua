@@ -76,8 +76,8 @@ function FileCache:get_async(path)
     return hit
   end
   return await.await(function(cb)
-    n:get(path, cb)
-  end, "get_async", "get", "get_sync")
+    return n:get(path, cb)
+  end, "get_async", "get", "get_sync", n)
 end
 
 ---Callback form: `cb(entry)` or `cb(nil, err, code)`, later, on the main thread.
@@ -102,8 +102,8 @@ function FileCache:get_json_async(path, opts)
   local n = check_self(self, FileCache, "get_json_async")
   path = check_path(path, "get_json_async")
   return await.await(function(cb)
-    n:get_json(path, opts, cb)
-  end, "get_json_async", "get_json", "get_json_sync")
+    return n:get_json(path, opts, cb)
+  end, "get_json_async", "get_json", "get_json_sync", n)
 end
 
 ---@param path string
@@ -200,8 +200,8 @@ function DirectoryCache:get_async(path)
     return hit
   end
   return await.await(function(cb)
-    n:get(path, cb)
-  end, "get_async", "get", "get_sync")
+    return n:get(path, cb)
+  end, "get_async", "get", "get_sync", n)
 end
 
 ---@param path string

@@ -4,6 +4,7 @@ local native, chunks = ...
 
 local shared = native.shared()
 local await = chunks.await(native, shared)
+chunks.runners(await, shared)
 local loop = chunks.loop(native, await, shared)
 local caches = chunks.caches(native, await)
 
@@ -23,6 +24,42 @@ local M = {
   null = (await.in_nvim and vim.NIL) or native.null,
 }
 
+-- JSON: inside Neovim, null is vim.NIL and {} carries vim.empty_dict()'s marker, so decoded
+-- values interoperate with vim.json.encode.
+if await.in_nvim and vim.NIL ~= nil and vim.empty_dict then
+  native.json_configure({ null = vim.NIL, empty_dict_mt = getmetatable(vim.empty_dict()) })
+end
+
+---Decodes JSON (or JSONC with `{ jsonc = true }`) text on the calling thread.
+---@param text string
+---@param opts? { jsonc?: boolean, path?: string }
+---@return any value, string|nil err, string|nil code
+function M.json_decode(text, opts)
+  local v, err, code = native.json_decode(text, opts)
+  if err ~= nil then
+    return nil, err, code
+  end
+  return v
+end
+
+---Encodes a Lua value as JSON: sorted keys, `{ indent = n }` pretty-prints.
+---@param value any
+---@param opts? { indent?: integer|boolean }
+---@return string|nil json, string|nil err, string|nil code
+function M.json_encode(value, opts)
+  local s, err, code = native.json_encode(value, opts)
+  if s == nil then
+    return nil, err, code
+  end
+  return s
+end
+
+---A table that encodes as `{}` (same marker as vim.empty_dict() inside Neovim).
+---@return table
+function M.empty_object()
+  return native.empty_dict()
+end
+
 ---The descriptor that becomes readable when results wait (watch it, then call dispatch).
 ---@return integer
 function M.fd()
@@ -36,6 +73,17 @@ function M.setup(opts)
     error("bad argument #1 to 'setup' (table expected, got " .. type(opts) .. ")", 2)
   end
   native.setup(opts)
+end
+
+---Suspends the running coroutine until `start(done)` calls `done(...)`, then returns those
+---values. Works under the same runners as the *_async methods (a generic leaf).
+---@param start fun(done: fun(...))
+---@return ...
+function M.await(start)
+  if not await.is_callable(start) then
+    error("bad argument #1 to 'await' (function expected, got " .. type(start) .. ")", 2)
+  end
+  return await.await(start, "fscache.await", "a callback API", "fscache.block_on")
 end
 
 ---Runtime counters: threads, running, queued, pending, delivered, slice_ms.

@@ -1,0 +1,132 @@
+-- The runtime: bounded pool, manual fd + dispatch hosts, sliced delivery, lifetime.
+local fscache = require("fscache")
+
+local function make_files(dir, n)
+  for i = 1, n do
+    write_file(("%s/f%04d"):format(dir, i), tostring(i))
+  end
+end
+
+describe("runtime", function()
+  local dir
+  before_each(function()
+    dir = tmpdir()
+  end)
+  after_each(function()
+    fscache.setup({ threads = 8, slice_ms = 2 })
+    if not fscache.attached() then
+      fscache.attach(test_uv)
+    end
+    rm_rf(dir)
+  end)
+
+  it("never runs more pool jobs than `threads`", function()
+    fscache.setup({ threads = 2 })
+    assert.are.equal(2, fscache.pool_stats().threads)
+    make_files(dir, 300)
+    local files = fscache.FileCache.new()
+    local done, max_running = 0, 0
+    for i = 1, 300 do
+      files:get(("%s/f%04d"):format(dir, i), function(e)
+        assert(e.content == tostring(i))
+        local s = fscache.pool_stats()
+        max_running = math.max(max_running, s.running)
+        done = done + 1
+      end)
+      local s = fscache.pool_stats()
+      max_running = math.max(max_running, s.running)
+    end
+    assert.is_true(wait_until(function()
+      return done == 300
+    end))
+    assert.is_true(max_running <= 2, "running " .. max_running)
+  end)
+
+  it("serves a host that watches fscache.fd() and calls fscache.dispatch()", function()
+    fscache.detach()
+    assert.is_false(fscache.attached())
+    write_file(dir .. "/a", "A")
+    local files = fscache.FileCache.new()
+    local got
+    files:get(dir .. "/a", function(e)
+      got = e.content
+    end)
+    assert.is_number(fscache.fd())
+    -- block on the descriptor natively, then deliver
+    assert.is_true(fscache._native.wait(2000))
+    local n = fscache.dispatch()
+    assert.are.equal(1, n)
+    assert.are.equal("A", got)
+    assert.is_false(fscache._native.wait(0)) -- nothing left: not readable
+  end)
+
+  it("delivers a burst in slices and re-arms the descriptor for the rest", function()
+    fscache.detach()
+    make_files(dir, 400)
+    local files = fscache.FileCache.new()
+    local done = 0
+    for i = 1, 400 do
+      files:get(("%s/f%04d"):format(dir, i), function()
+        done = done + 1
+      end)
+    end
+    -- wait until every job has finished on the pool
+    local t0 = fscache._native.now_ms()
+    while fscache.pool_stats().running + fscache.pool_stats().queued > 0 do
+      assert(fscache._native.now_ms() - t0 < 5000, "pool did not finish")
+      fscache._native.wait(10)
+    end
+    local first = fscache.dispatch(0.001) -- a tiny budget: one or a few per slice
+    assert.is_true(first >= 1 and first < 400, "first slice delivered " .. first)
+    assert.is_true(fscache._native.wait(0), "descriptor re-armed for the rest")
+    local slices = 1
+    while done < 400 do
+      fscache.dispatch(0.05)
+      slices = slices + 1
+      assert(slices < 100000)
+    end
+    assert.are.equal(400, done)
+    assert.is_true(slices > 1)
+  end)
+
+  it("survives coroutines dropped while their reads are in flight", function()
+    make_files(dir, 50)
+    local files = fscache.FileCache.new()
+    local finished = 0
+    for i = 1, 1000 do
+      local co = coroutine.create(function()
+        local e = files:get_async(("%s/f%04d"):format(dir, (i % 50) + 1))
+        if e then
+          finished = finished + 1
+        end
+      end)
+      coroutine.resume(co)
+    end
+    collectgarbage("collect")
+    collectgarbage("collect")
+    assert.is_true(wait_until(function()
+      return finished == 1000
+    end))
+  end)
+
+  it("re-require after package.loaded.fscache = nil keeps working on the same loop", function()
+    write_file(dir .. "/a", "A")
+    package.loaded.fscache = nil
+    local again = require("fscache")
+    assert.are_not.equal(fscache, again)
+    local got
+    again.FileCache.new():get(dir .. "/a", function(e)
+      got = e.content
+    end)
+    local old
+    fscache.FileCache.new():get(dir .. "/a", function(e)
+      old = e.content
+    end)
+    assert.is_true(wait_until(function()
+      return got ~= nil and old ~= nil
+    end))
+    assert.are.equal("A", got)
+    assert.are.equal("A", old)
+    package.loaded.fscache = fscache
+  end)
+end)

@@ -1,0 +1,388 @@
+//! [`JsonDoc`]: a compact, flat decoded document — the fast path from pool thread to Lua.
+//!
+//! [`decode`](super::decode) builds a [`serde_json::Value`], which costs one heap allocation per
+//! string, key, array and object, and as much again to free it (on the main thread, after
+//! [`to_lua`](super::to_lua)). [`decode_doc`] parses the same text with the same rules and
+//! error messages into two vectors (nodes in pre-order, and all string bytes), which is several
+//! times cheaper to build and free; [`doc_to_lua`] turns it into Lua values.
+
+use std::ffi::c_int;
+use std::fmt;
+
+use mlua::ffi;
+use mlua::prelude::*;
+use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
+
+use super::decode::parse_with;
+use super::lua::JsonLua;
+use super::{push_bytes, JsonError, CODE, MAX_DEPTH};
+
+/// One value of a [`JsonDoc`], in pre-order: a container is followed by its members (for an
+/// object: key, value, key, value, ...).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Node {
+    Null,
+    Bool(bool),
+    /// An integer that fits in `i64`.
+    Int(i64),
+    /// Any other number (floats, integers beyond `i64`), as the nearest double.
+    Float(f64),
+    /// `strings[start..start + len]`.
+    Str {
+        start: u32,
+        len: u32,
+    },
+    /// An array with this many members.
+    Array(u32),
+    /// An object with this many key/value pairs (duplicates included; the last one wins).
+    Object(u32),
+}
+
+/// A decoded JSON document in a flat, allocation-light form. `Send`: built on the pool thread,
+/// converted on the main thread with [`doc_to_lua`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct JsonDoc {
+    nodes: Vec<Node>,
+    strings: Vec<u8>,
+}
+
+/// Parses `bytes` like [`decode`](super::decode) (same JSONC handling, BOM skipping, limits and
+/// `"<path>:<line>:<column>: <reason>"` messages) into a [`JsonDoc`]. Never a partial value.
+pub fn decode_doc(bytes: &[u8], jsonc: bool, path: &[u8]) -> Result<JsonDoc, JsonError> {
+    parse_with(bytes, jsonc, path, |de| {
+        let mut doc = JsonDoc {
+            nodes: Vec::with_capacity(bytes.len() / 8 + 1),
+            strings: Vec::with_capacity(bytes.len() / 2 + 1),
+        };
+        DocSeed {
+            doc: &mut doc,
+            remaining: MAX_DEPTH,
+        }
+        .deserialize(de)?;
+        Ok(doc)
+    })
+}
+
+struct DocSeed<'d> {
+    doc: &'d mut JsonDoc,
+    /// Containers still allowed at this level and below.
+    remaining: usize,
+}
+
+impl DocSeed<'_> {
+    fn push_str<E: serde::de::Error>(&mut self, s: &str) -> Result<(), E> {
+        let start = u32::try_from(self.doc.strings.len());
+        let len = u32::try_from(s.len());
+        let (Ok(start), Ok(len)) = (start, len) else {
+            return Err(E::custom("document too large (4 GiB of strings)"));
+        };
+        self.doc.strings.extend_from_slice(s.as_bytes());
+        self.doc.nodes.push(Node::Str { start, len });
+        Ok(())
+    }
+
+    /// Pushes a container node (count patched later); returns its position and the members'
+    /// remaining depth.
+    fn open<E: serde::de::Error>(&mut self, node: Node) -> Result<(usize, usize), E> {
+        let Some(remaining) = self.remaining.checked_sub(1) else {
+            return Err(E::custom(format_args!(
+                "nesting deeper than {MAX_DEPTH} arrays/objects"
+            )));
+        };
+        self.doc.nodes.push(node);
+        Ok((self.doc.nodes.len() - 1, remaining))
+    }
+
+    fn close<E: serde::de::Error>(
+        &mut self,
+        at: usize,
+        count: usize,
+        object: bool,
+    ) -> Result<(), E> {
+        let count = u32::try_from(count).map_err(|_| E::custom("container too large"))?;
+        if let Some(n) = self.doc.nodes.get_mut(at) {
+            *n = if object {
+                Node::Object(count)
+            } else {
+                Node::Array(count)
+            };
+        }
+        Ok(())
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for DocSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DocSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<(), E> {
+        self.doc.nodes.push(Node::Bool(v));
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<(), E> {
+        self.doc.nodes.push(Node::Int(v));
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<(), E> {
+        self.doc.nodes.push(match i64::try_from(v) {
+            Ok(i) => Node::Int(i),
+            Err(_) => Node::Float(v as f64),
+        });
+        Ok(())
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<(), E> {
+        if !v.is_finite() {
+            return Err(E::custom("number out of range"));
+        }
+        self.doc.nodes.push(Node::Float(v));
+        Ok(())
+    }
+
+    fn visit_str<E: serde::de::Error>(mut self, v: &str) -> Result<(), E> {
+        self.push_str(v)
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        self.doc.nodes.push(Node::Null);
+        Ok(())
+    }
+
+    fn visit_none<E>(self) -> Result<(), E> {
+        self.doc.nodes.push(Node::Null);
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
+        let (at, remaining) = self.open(Node::Array(0))?;
+        let mut count = 0usize;
+        while seq
+            .next_element_seed(DocSeed {
+                doc: &mut *self.doc,
+                remaining,
+            })?
+            .is_some()
+        {
+            count += 1;
+        }
+        self.close(at, count, false)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+        let (at, remaining) = self.open(Node::Object(0))?;
+        let mut count = 0usize;
+        while map
+            .next_key_seed(KeySeed {
+                doc: &mut *self.doc,
+            })?
+            .is_some()
+        {
+            map.next_value_seed(DocSeed {
+                doc: &mut *self.doc,
+                remaining,
+            })?;
+            count += 1;
+        }
+        self.close(at, count, true)
+    }
+}
+
+/// Deserializes an object key into a `Str` node.
+struct KeySeed<'d> {
+    doc: &'d mut JsonDoc,
+}
+
+impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<(), E> {
+        DocSeed {
+            doc: self.doc,
+            remaining: 0,
+        }
+        .push_str(v)
+    }
+}
+
+/// Converts a [`JsonDoc`] to Lua (main thread), with the same conventions as
+/// [`to_lua`](super::to_lua) (null, empty-table markers, numbers), in one protected call that
+/// builds the tables directly on the Lua stack, iteratively.
+pub fn doc_to_lua(lua: &Lua, doc: &JsonDoc, ctx: &JsonLua) -> LuaResult<LuaValue> {
+    let r = ctx.resolve(lua)?;
+    let array_mt = r.array_mt.clone().map_or(LuaValue::Nil, LuaValue::Table);
+    let mut failure: Option<String> = None;
+    // SAFETY: the closure only uses the stack slots it pushes (after lua_checkstack) and the
+    // three arguments at 1..=3; it leaves exactly one value (the result) at index 1.
+    let out: LuaValue = unsafe {
+        lua.exec_raw((r.null.clone(), r.dict_mt.clone(), array_mt), |state| {
+            let built =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| build(state, doc)));
+            let e = match built {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e),
+                Err(_) => Some("internal error (panic) while building the Lua value".to_owned()),
+            };
+            if e.is_some() {
+                ffi::lua_pushnil(state);
+            }
+            failure = e;
+            ffi::lua_replace(state, 1);
+            ffi::lua_settop(state, 1);
+        })?
+    };
+    match failure {
+        Some(e) => Err(LuaError::runtime(format!("{CODE}: {e}"))),
+        None => Ok(out),
+    }
+}
+
+/// Stack index of the null value, the empty-dict metatable, and the array metatable (or nil).
+const NULL: c_int = 1;
+const DICT_MT: c_int = 2;
+const ARRAY_MT: c_int = 3;
+
+/// An open table on the Lua stack.
+struct Frame {
+    /// Members (key/value pairs for objects) still to read.
+    left: u32,
+    object: bool,
+    /// 1-based index of the last array member stored.
+    index: c_int,
+}
+
+/// Stack layout while building: `[null, dict_mt, array_mt, open tables..., (key), value]`.
+unsafe fn build(state: *mut ffi::lua_State, doc: &JsonDoc) -> Result<(), String> {
+    let mut nodes = doc.nodes.iter();
+    let mut frames: Vec<Frame> = Vec::new();
+    let malformed = || "internal error: malformed document".to_owned();
+    let root = nodes.next().ok_or_else(malformed)?;
+    if let Some(f) = push(state, doc, root, 0)? {
+        frames.push(f);
+    }
+    loop {
+        let depth = frames.len();
+        let Some(top) = frames.last_mut() else {
+            return Ok(());
+        };
+        if top.left == 0 {
+            frames.pop();
+            match frames.last() {
+                None => return Ok(()),
+                Some(parent) => attach(state, parent),
+            }
+            continue;
+        }
+        top.left -= 1;
+        if top.object {
+            let key = nodes.next().ok_or_else(malformed)?;
+            push(state, doc, key, depth)?;
+        } else {
+            top.index += 1;
+        }
+        let node = nodes.next().ok_or_else(malformed)?;
+        match push(state, doc, node, depth)? {
+            Some(child) => frames.push(child),
+            None => attach(state, top),
+        }
+    }
+}
+
+/// Stores the value on top of the stack into the open table `parent` (under its key).
+unsafe fn attach(state: *mut ffi::lua_State, parent: &Frame) {
+    if parent.object {
+        ffi::lua_rawset(state, -3);
+    } else {
+        ffi::lua_rawseti(state, -2, parent.index as ffi::lua_Integer);
+    }
+}
+
+/// Pushes the value of `node` (a container at nesting `depth + 1`); returns a frame for a
+/// non-empty container, whose members follow in the node list.
+unsafe fn push(
+    state: *mut ffi::lua_State,
+    doc: &JsonDoc,
+    node: &Node,
+    depth: usize,
+) -> Result<Option<Frame>, String> {
+    match *node {
+        Node::Null => ffi::lua_pushvalue(state, NULL),
+        Node::Bool(b) => ffi::lua_pushboolean(state, c_int::from(b)),
+        Node::Int(i) => push_int(state, i),
+        Node::Float(x) => ffi::lua_pushnumber(state, x),
+        Node::Str { start, len } => {
+            let (start, len) = (start as usize, len as usize);
+            let s = doc
+                .strings
+                .get(start..start + len)
+                .ok_or("internal error: string out of range")?;
+            push_bytes(state, s);
+        }
+        Node::Array(n) | Node::Object(n) => {
+            let object = matches!(node, Node::Object(_));
+            if depth >= MAX_DEPTH {
+                return Err(format!("nesting deeper than {MAX_DEPTH} arrays/objects"));
+            }
+            // The table, a key, a value and a metatable.
+            if ffi::lua_checkstack(state, 4) == 0 {
+                return Err("Lua stack overflow".to_owned());
+            }
+            let n_int = c_int::try_from(n).map_err(|_| "container too large for Lua")?;
+            if object {
+                ffi::lua_createtable(state, 0, n_int);
+            } else {
+                ffi::lua_createtable(state, n_int, 0);
+            }
+            if n > 0 {
+                return Ok(Some(Frame {
+                    left: n,
+                    object,
+                    index: 0,
+                }));
+            }
+            if object {
+                ffi::lua_pushvalue(state, DICT_MT);
+                ffi::lua_setmetatable(state, -2);
+            } else if ffi::lua_type(state, ARRAY_MT) == ffi::LUA_TTABLE {
+                ffi::lua_pushvalue(state, ARRAY_MT);
+                ffi::lua_setmetatable(state, -2);
+            }
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(feature = "lua54")]
+unsafe fn push_int(state: *mut ffi::lua_State, i: i64) {
+    ffi::lua_pushinteger(state, i);
+}
+
+#[cfg(not(feature = "lua54"))]
+unsafe fn push_int(state: *mut ffi::lua_State, i: i64) {
+    // Lua numbers are doubles: the nearest one, as strtod (vim.json.decode) gives.
+    ffi::lua_pushnumber(state, i as f64);
+}
