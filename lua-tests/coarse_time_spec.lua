@@ -34,9 +34,7 @@ describe("coarse timestamps (ramfs, ext2 with 128-byte inodes)", function()
   end)
 
   it("ext2 (whole-second timestamps): 300 same-size rewrites and renames, none served stale", function()
-    local t, out = run_racy(
-      "truncate -s 8M IMG\nmkfs.ext2 -q -F -I 128 IMG 2>/dev/null\nmount -o loop IMG MNT"
-    )
+    local t, out = run_racy("truncate -s 8M IMG\nmkfs.ext2 -q -F -I 128 IMG 2>/dev/null\nmount -o loop IMG MNT")
     assert.are.equal("0", t.stale_files, out)
     assert.are.equal("0", t.stale_dirs, out)
     assert.is_true(tonumber(t.same_timestamp) > 200, out)

@@ -17,7 +17,7 @@ local function spawn_writer(target, shape)
   local st = { ready = false, exited = false, out = "" }
   local stdout = uv.new_pipe(false)
   local handle, pid
-  handle, pid = uv.spawn(C.luajit, {
+  handle, pid = uv.spawn(C.interp, {
     args = { C.children .. "/writer.lua", target, shape },
     env = { "FSCACHE_LIB_DIR=" .. C.lib_dir, "PATH=" .. (os.getenv("PATH") or "/usr/bin:/bin") },
     stdio = { nil, stdout, nil },
@@ -84,18 +84,24 @@ describe("SIGKILL during a stream of writes", function()
         -- Most kills land in the middle of the stream (after the first write completed); a few
         -- land while the child is still starting or writing its first version.
         if i % 8 ~= 0 then
-          assert(wait_until(function()
-            return w.ready or w.exited
-          end, 10000), "writer never became ready")
+          assert(
+            wait_until(function()
+              return w.ready or w.exited
+            end, 10000),
+            "writer never became ready"
+          )
           assert(not w.exited, "writer died by itself: " .. tostring(w.code))
           uv.sleep(math.random(0, 12))
         else
           uv.sleep(math.random(0, 4))
         end
         uv.kill(w.pid, "sigkill")
-        assert(wait_until(function()
-          return w.exited
-        end, 10000), "writer did not exit")
+        assert(
+          wait_until(function()
+            return w.exited
+          end, 10000),
+          "writer did not exit"
+        )
         close_writer(w)
         assert.are.equal(9, w.signal)
         local content = read_file(target)
@@ -106,16 +112,26 @@ describe("SIGKILL during a stream of writes", function()
         elseif content == B then
           seen.B = seen.B + 1
         else
-          error(("kill %d (seed %d): torn target of %d bytes starting %q"):format(
-            i, SEED, #content, content:sub(1, 16)))
+          error(
+            ("kill %d (seed %d): torn target of %d bytes starting %q"):format(i, SEED, #content, content:sub(1, 16))
+          )
         end
         -- Writes of one path run one at a time: a killed writer leaves at most one temp file.
         local now = temp_files(dir)
         assert(now - leftovers <= 1, ("kill %d left %d temp files"):format(i, now - leftovers))
         leftovers = now
       end
-      print(("\n[crash %s] seed %d: %d kills -> initial %d, A %d, B %d; temp files left by killed writers: %d")
-        :format(shape, SEED, KILLS, seen.initial, seen.A, seen.B, leftovers))
+      print(
+        ("\n[crash %s] seed %d: %d kills -> initial %d, A %d, B %d; temp files left by killed writers: %d"):format(
+          shape,
+          SEED,
+          KILLS,
+          seen.initial,
+          seen.A,
+          seen.B,
+          leftovers
+        )
+      )
       -- The kills must have hit the stream, not only its start.
       assert.is_true(seen.A + seen.B > KILLS / 2)
       rm_rf(dir)

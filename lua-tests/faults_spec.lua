@@ -25,9 +25,12 @@ local function start(cache, method, ...)
 end
 
 local function finish(box)
-  assert(wait_until(function()
-    return box.done
-  end, 5000), "no answer")
+  assert(
+    wait_until(function()
+      return box.done
+    end, 5000),
+    "no answer"
+  )
   assert.is_false(box.sync, "callback ran inside the call that registered it")
   return unpack(box.r, 1, box.n)
 end
@@ -170,10 +173,13 @@ describe("special files: an error or the right content, never a blocked worker",
         assert.matches(want_text, r[2], 1, true)
       end
     end
-    assert.is_true(wait_until(function()
-      local s = fscache.pool_stats()
-      return s.running == 0 and s.queued == 0 and s.pending == 0
-    end, 3000), "a worker is still busy")
+    assert.is_true(
+      wait_until(function()
+        local s = fscache.pool_stats()
+        return s.running == 0 and s.queued == 0 and s.pending == 0
+      end, 3000),
+      "a worker is still busy"
+    )
   end
 
   it("a FIFO without a writer", function()
@@ -258,7 +264,7 @@ describe("a file mutated by another process while it is read", function()
     end
     local done = false
     local handle
-    handle = uv.spawn(C.luajit, {
+    handle = uv.spawn(C.interp, {
       args = { C.children .. "/mutator.lua", dir, tostring(count), tostring(seed) },
       env = { "PATH=" .. (os.getenv("PATH") or "/usr/bin:/bin") },
     }, function(code)
@@ -305,8 +311,15 @@ describe("a file mutated by another process while it is read", function()
       end
     end
     assert.are.same(want, names_of(listing))
-    print(("\n[mutator] seed %d: %d mutations, %d answers (%d contents, %d ENOENT)")
-      :format(seed, count, answers, contents, enoent))
+    print(
+      ("\n[mutator] seed %d: %d mutations, %d answers (%d contents, %d ENOENT)"):format(
+        seed,
+        count,
+        answers,
+        contents,
+        enoent
+      )
+    )
     assert.is_true(answers > 100)
     rm_rf(dir)
   end)
@@ -611,12 +624,18 @@ describe("lifetime", function()
       return answers == 400
     end, 10000))
     assert.are.equal("7", old_files:get_sync(dir .. "/f7").content)
-    assert.are.equal("8", new.block_on(function()
-      return new_files:get_async(dir .. "/f8").content
-    end))
-    assert.are.equal("9", old.block_on(function()
-      return old_files:get_async(dir .. "/f9").content
-    end))
+    assert.are.equal(
+      "8",
+      new.block_on(function()
+        return new_files:get_async(dir .. "/f8").content
+      end)
+    )
+    assert.are.equal(
+      "9",
+      old.block_on(function()
+        return old_files:get_async(dir .. "/f9").content
+      end)
+    )
     package.loaded.fscache = old
   end)
 end)

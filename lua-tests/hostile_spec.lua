@@ -43,9 +43,12 @@ local function hostile_values()
     { "array", { 1, 2, 3 } },
     { "trap table", trap },
     { "function", function() end },
-    { "erroring function", function()
-      error("hostile function called")
-    end },
+    {
+      "erroring function",
+      function()
+        error("hostile function called")
+      end,
+    },
     { "thread", coroutine.create(function() end) },
     { "file userdata", io.stdout },
     { "proxy userdata", newproxy and newproxy(true) or io.stderr },
@@ -149,14 +152,17 @@ describe("hostile input to every public function", function()
 
   -- Every callback of a call that did not raise runs exactly once; the others never run.
   local function settle()
-    assert.is_true(wait_until(function()
-      for _, e in ipairs(calls) do
-        if not e.c.raised and e.c.n == 0 then
-          return false
+    assert.is_true(
+      wait_until(function()
+        for _, e in ipairs(calls) do
+          if not e.c.raised and e.c.n == 0 then
+            return false
+          end
         end
-      end
-      return fscache.pool_stats().pending == 0
-    end, 20000), "some callbacks never ran")
+        return fscache.pool_stats().pending == 0
+      end, 20000),
+      "some callbacks never ran"
+    )
     uv.sleep(20)
     wait_until(function()
       return false
@@ -183,7 +189,12 @@ describe("hostile input to every public function", function()
     for _, field in ipairs({ "trust_mtime", "max_size", "unknown_option" }) do
       for _, h in ipairs(hostile_values()) do
         probe("FileCache.new{" .. field .. "=" .. h[1] .. "}", fscache.FileCache.new, { { [field] = h[2] } }, 1)
-        probe("DirectoryCache.new{" .. field .. "=" .. h[1] .. "}", fscache.DirectoryCache.new, { { [field] = h[2] } }, 1)
+        probe(
+          "DirectoryCache.new{" .. field .. "=" .. h[1] .. "}",
+          fscache.DirectoryCache.new,
+          { { [field] = h[2] } },
+          1
+        )
       end
     end
     settle()
@@ -307,8 +318,19 @@ describe("hostile input to every public function", function()
   it("the native table", function()
     local native = fscache._native
     local pool = fscache.pool_stats()
-    for _, name in ipairs({ "new_file_cache", "new_dir_cache", "setup", "fd", "drain", "dispatch",
-      "pending", "pool_stats", "now_ms", "last_panic", "shared" }) do
+    for _, name in ipairs({
+      "new_file_cache",
+      "new_dir_cache",
+      "setup",
+      "fd",
+      "drain",
+      "dispatch",
+      "pending",
+      "pool_stats",
+      "now_ms",
+      "last_panic",
+      "shared",
+    }) do
       matrix("native." .. name, native[name], { nil })
     end
     fscache.setup({ threads = pool.threads, slice_ms = pool.slice_ms })

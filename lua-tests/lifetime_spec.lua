@@ -52,8 +52,12 @@ describe("a Lua state closed while jobs are in flight", function()
   it("a Neovim process (nvim -l) exits with jobs in flight (5 times)", function()
     for i = 1, 5 do
       local rc, out = C.run(
-        "env FSCACHE_LIB_DIR=" .. C.q(C.lib_dir)
-          .. " nvim -u NONE -i NONE -n --headless -l " .. C.q(C.children .. "/exit_inflight.lua") .. " " .. C.q(dir)
+        "env FSCACHE_LIB_DIR="
+          .. C.q(C.luajit_lib_dir)
+          .. " nvim -u NONE -i NONE -n --headless -l "
+          .. C.q(C.children .. "/exit_inflight.lua")
+          .. " "
+          .. C.q(dir)
       )
       assert(rc == 0 and out:find("started=1", 1, true), ("run %d: rc %s: %s"):format(i, tostring(rc), out))
       assert(not out:find("fscache:", 1, true), out)
@@ -74,9 +78,7 @@ describe("10,000 concurrent gets under ulimit -n 256", function()
     local dir = tmpdir()
     make_files(dir, 10000, 1024)
     -- One malloc arena: RSS then measures what is live instead of per-thread arena slack.
-    local rc, out = C.run(
-      "ulimit -n 256 && MALLOC_ARENA_MAX=1 " .. C.lua_cmd("burst", { dir, "10000", "3" })
-    )
+    local rc, out = C.run("ulimit -n 256 && MALLOC_ARENA_MAX=1 " .. C.lua_cmd("burst", { dir, "10000", "3" }))
     rm_rf(dir)
     assert(rc == 0, out)
     local base_heap = tonumber(out:match("baseline heap_kb=(%d+)"))

@@ -25,6 +25,14 @@ local function all_fail(t, op, code, path)
   end
 end
 
+-- A NUL byte in a pattern: "%z" in Lua 5.1 / LuaJIT, a literal "\0" from 5.2 on.
+local NUL = _VERSION == "Lua 5.1" and "%z" or "\0"
+
+-- How io_probe prints content on one line.
+local function escape(s)
+  return (s:gsub("\\", "\\\\"):gsub("\n", "\\n"):gsub(NUL, "\\0"))
+end
+
 local function all_ok(t, op, detail)
   assert.are.equal("1", t.done, "the child did not finish")
   for _, line in ipairs(shapes(t, op)) do
@@ -65,7 +73,11 @@ describe("permission denied (child as an unprivileged user)", function()
   end)
 
   local function probe(...)
-    local t, out, rc = C.lua("io_probe", { ... }, { dir = stage, lib_dir = stage, lua = stage_lua, prefix = C.unprivileged() })
+    local t, out, rc = C.lua(
+      "io_probe",
+      { ... },
+      { dir = stage, lib_dir = stage, lua = stage_lua, prefix = C.unprivileged() }
+    )
     assert.are.equal(0, rc, out)
     return t
   end
@@ -111,7 +123,7 @@ describe("permission denied (child as an unprivileged user)", function()
     all_fail(probe("write", p, "replacement"), "write", "EACCES", p)
     assert.is_true(read_file(p) == original)
     assert.are.same({ "readonly.txt" }, names(d))
-    all_ok(probe("read", p), "read", (original:gsub("\n", "\\n")))
+    all_ok(probe("read", p), "read", escape(original))
   end)
 end)
 
@@ -150,8 +162,13 @@ describe("read-only file system and full disk (tmpfs in a private mount namespac
   it("read-only: writes fail EROFS, the target is intact, reads still work", function()
     local t, out = in_tmpfs(
       "size=1m",
-      "mount -o remount,ro " .. q(mnt) .. "\n" .. C.lua_cmd("io_probe", { "write", mnt .. "/t", "new" })
-        .. "\n" .. C.lua_cmd("io_probe", { "read", mnt .. "/t" }) .. " | grep -c '=ok ' | sed 's/^/reads_ok=/'"
+      "mount -o remount,ro "
+        .. q(mnt)
+        .. "\n"
+        .. C.lua_cmd("io_probe", { "write", mnt .. "/t", "new" })
+        .. "\n"
+        .. C.lua_cmd("io_probe", { "read", mnt .. "/t" })
+        .. " | grep -c '=ok ' | sed 's/^/reads_ok=/'"
     )
     all_fail(t, "write", "EROFS", mnt .. "/t")
     assert.are.equal("3", t.reads_ok, out)
@@ -164,10 +181,16 @@ describe("read-only file system and full disk (tmpfs in a private mount namespac
     write_file(mnt .. ".big", string.rep("N", 200 * 1024))
     local t, out = in_tmpfs(
       "size=64k",
-      "echo before_used=$(df -k --output=used " .. q(mnt) .. " | tail -1 | tr -d ' ')\n"
-        .. C.lua_cmd("io_probe", { "write", mnt .. "/t", "@" .. mnt .. ".big" }) .. "\n"
-        .. C.lua_cmd("io_probe", { "write", mnt .. "/small", "fits" }) .. " | sed 's/^/small_/'"
-        .. "\nrm " .. q(mnt) .. "/small"
+      "echo before_used=$(df -k --output=used "
+        .. q(mnt)
+        .. " | tail -1 | tr -d ' ')\n"
+        .. C.lua_cmd("io_probe", { "write", mnt .. "/t", "@" .. mnt .. ".big" })
+        .. "\n"
+        .. C.lua_cmd("io_probe", { "write", mnt .. "/small", "fits" })
+        .. " | sed 's/^/small_/'"
+        .. "\nrm "
+        .. q(mnt)
+        .. "/small"
     )
     all_fail(t, "write", "ENOSPC", mnt .. "/t")
     assert.are.equal("ok true", t["small_sync.write"], out)

@@ -25,9 +25,12 @@ local function start(cache, method, ...)
 end
 
 local function finish(box)
-  assert(wait_until(function()
-    return box.done
-  end, 5000), "no answer")
+  assert(
+    wait_until(function()
+      return box.done
+    end, 5000),
+    "no answer"
+  )
   return unpack(box.r, 1, box.n)
 end
 
@@ -42,12 +45,14 @@ end
 
 local function leftovers(dir)
   local names = {}
-  for name in (function()
-    local scan = uv.fs_scandir(dir)
-    return function()
-      return scan and uv.fs_scandir_next(scan)
-    end
-  end)() do
+  for name in
+    (function()
+      local scan = uv.fs_scandir(dir)
+      return function()
+        return scan and uv.fs_scandir_next(scan)
+      end
+    end)()
+  do
     if name:find("fscache%-") then
       names[#names + 1] = name
     end

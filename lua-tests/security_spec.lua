@@ -67,7 +67,13 @@ describe("the temp file", function()
   it("is made in the target's directory whatever TMPDIR, HOME and the cwd say", function()
     local elsewhere = tmpdir()
     local rc, out = C.run(
-      "cd " .. C.q(elsewhere) .. " && env TMPDIR=" .. C.q(elsewhere) .. " HOME=" .. C.q(elsewhere) .. " "
+      "cd "
+        .. C.q(elsewhere)
+        .. " && env TMPDIR="
+        .. C.q(elsewhere)
+        .. " HOME="
+        .. C.q(elsewhere)
+        .. " "
         .. C.lua_cmd("io_probe", { "write", dir .. "/target", "new" })
     )
     assert(rc == 0, out)
@@ -157,8 +163,20 @@ describe("the path, exactly as given", function()
   it("the module imports no way to run a process", function()
     local rc, out = C.run("nm -D --undefined-only " .. C.q(C.lib_dir .. "/fscache.so"))
     assert(rc == 0, out)
-    for _, sym in ipairs({ "system", "popen", "execve", "execv", "execvp", "execl", "execlp",
-      "fork", "vfork", "posix_spawn", "posix_spawnp", "clone3" }) do
+    for _, sym in ipairs({
+      "system",
+      "popen",
+      "execve",
+      "execv",
+      "execvp",
+      "execl",
+      "execlp",
+      "fork",
+      "vfork",
+      "posix_spawn",
+      "posix_spawnp",
+      "clone3",
+    }) do
       assert.is_nil(out:find("%s" .. sym .. "@"), "imports " .. sym)
       assert.is_nil(out:find("%s" .. sym .. "\n"), "imports " .. sym)
     end

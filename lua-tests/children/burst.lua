@@ -68,8 +68,25 @@ for round = 1, rounds do
   files:clear_all()
   local heap1, rss1 = heap_kb(), rss_kb()
   local p = fscache.pool_stats()
-  print(("round=%d ok_callbacks=%d ok_total=%d errors=%s entries_peak=%d bytes_peak=%d entries_after=%d "
-    .. "bytes_after=%d pending=%d threads=%d heap_peak_kb=%d heap_after_kb=%d rss_peak_kb=%d rss_after_kb=%d")
-    :format(round, by_callback, ok, table.concat(codes, ","), s.entries, s.bytes, files:stats().entries,
-      files:stats().bytes, p.pending, p.threads, heap_peak, heap1, rss_peak, rss1))
+  print(
+    (
+      "round=%d ok_callbacks=%d ok_total=%d errors=%s entries_peak=%d bytes_peak=%d entries_after=%d "
+      .. "bytes_after=%d pending=%d threads=%d heap_peak_kb=%d heap_after_kb=%d rss_peak_kb=%d rss_after_kb=%d"
+    ):format(
+      round,
+      by_callback,
+      ok,
+      table.concat(codes, ","),
+      s.entries,
+      s.bytes,
+      files:stats().entries,
+      files:stats().bytes,
+      p.pending,
+      p.threads,
+      heap_peak,
+      heap1,
+      rss_peak,
+      rss1
+    )
+  )
 end

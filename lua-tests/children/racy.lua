@@ -21,9 +21,10 @@ local last_mtime
 for i = 1, n do
   local v = ("%06d"):format(i)
   put(f_path, v)
-  local e = (i % 2 == 0) and files:get_sync(f_path) or fscache.block_on(function()
-    return files:get_async(f_path)
-  end)
+  local e = (i % 2 == 0) and files:get_sync(f_path)
+    or fscache.block_on(function()
+      return files:get_async(f_path)
+    end)
   if e.content ~= v then
     stale_files = stale_files + 1
   end

@@ -6,7 +6,7 @@ package.cpath = assert(os.getenv("FSCACHE_LIB_DIR"), "FSCACHE_LIB_DIR") .. "/?.s
 local uv = require("luv")
 local fscache = require("fscache")
 local dir, count = arg[1], tonumber(arg[2])
-local pid = uv.os_getpid()
+local pid = math.floor(uv.os_getpid()) -- luv for Lua 5.4 returns a float
 for n = 0, count - 1 do
   assert(uv.fs_symlink(dir .. "/victim", ("%s/.target.fscache-%d-%d.tmp"):format(dir, pid, n)))
 end
@@ -15,4 +15,4 @@ local ok, msg, code = files:write_sync(dir .. "/target", { content = "written by
 print("ok=" .. tostring(ok))
 print("code=" .. tostring(code))
 print("msg=" .. tostring(msg))
-print("pid=" .. pid)
+print(("pid=%d"):format(pid))

@@ -47,13 +47,17 @@ elseif shape == "cb" then
   more()
   uv.run()
 else
-  fscache.run(function()
-    while true do
-      check(files:write_async(target, { content = versions[n % 2 + 1] }))
+  fscache.run(
+    function()
+      while true do
+        check(files:write_async(target, { content = versions[n % 2 + 1] }))
+      end
+    end,
+    nil,
+    function(err)
+      io.stderr:write(err, "\n")
+      os.exit(4)
     end
-  end, nil, function(err)
-    io.stderr:write(err, "\n")
-    os.exit(4)
-  end)
+  )
   uv.run()
 end

@@ -16,7 +16,17 @@ end
 C.lib_dir = absolute(os.getenv("FSCACHE_LIB_DIR") or "lua")
 C.children = C.cwd .. "/lua-tests/children"
 C.is_root = uv.getuid() == 0
-C.luajit = os.getenv("FSCACHE_CHILD_LUA") or "luajit"
+-- The interpreter children run under: the one running the specs (the module under test is built
+-- for its ABI), LuaJIT for LuaJIT and Neovim; FSCACHE_CHILD_LUA overrides (valgrind launcher).
+local function host_interpreter()
+  if jit then
+    return "luajit"
+  end
+  return ({ ["Lua 5.1"] = "lua5.1", ["Lua 5.4"] = "lua5.4" })[_VERSION] or "lua"
+end
+C.interp = os.getenv("FSCACHE_CHILD_LUA") or host_interpreter()
+-- The LuaJIT build (for children that must be Neovim, whatever interpreter runs the specs).
+C.luajit_lib_dir = C.cwd .. "/lua"
 C.nobody = 65534
 
 ---Single-quotes `s` for sh.
@@ -25,21 +35,21 @@ C.q = q
 
 ---Runs a shell command line; returns exit code (number), combined output.
 function C.run(cmd)
-  local p = assert(io.popen("(" .. cmd .. ") 2>&1; echo \"@rc=$?\""))
+  local p = assert(io.popen("(" .. cmd .. ') 2>&1; echo "@rc=$?"'))
   local out = p:read("*a")
   p:close()
   local rc = tonumber(out:match("@rc=(%d+)%s*$"))
   return rc, (out:gsub("@rc=%d+%s*$", ""))
 end
 
----The command line that runs child `name` with `args` (strings) under LuaJIT.
+---The command line that runs child `name` with `args` (strings) under C.interp.
 ---`lib_dir` defaults to the module under test; `dir` to lua-tests/children.
 function C.lua_cmd(name, args, opts)
   opts = opts or {}
   local parts = {
     "env",
     "FSCACHE_LIB_DIR=" .. q(opts.lib_dir or C.lib_dir),
-    opts.lua or C.luajit,
+    opts.lua or C.interp,
     q((opts.dir or C.children) .. "/" .. name .. ".lua"),
   }
   for _, a in ipairs(args or {}) do
@@ -87,9 +97,9 @@ function C.stage()
     assert(uv.fs_copyfile(C.children .. "/" .. name, d .. "/" .. name))
     assert(uv.fs_chmod(d .. "/" .. name, 420)) -- 0644
   end
-  local lua = C.luajit
+  local lua = C.interp
   if os.getenv("FSCACHE_CHILD_LUA") then
-    assert(uv.fs_copyfile(C.luajit, d .. "/child-lua"))
+    assert(uv.fs_copyfile(C.interp, d .. "/child-lua"))
     assert(uv.fs_chmod(d .. "/child-lua", 493))
     lua = d .. "/child-lua"
   end

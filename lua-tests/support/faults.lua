@@ -16,9 +16,7 @@ F.ENOSPC = 28
 
 ---True when the shim is preloaded and has a control directory.
 function F.active()
-  return F.ctl ~= nil
-    and (os.getenv("LD_PRELOAD") or ""):find("faultshim", 1, true) ~= nil
-    and uv.fs_stat(F.ctl) ~= nil
+  return F.ctl ~= nil and (os.getenv("LD_PRELOAD") or ""):find("faultshim", 1, true) ~= nil and uv.fs_stat(F.ctl) ~= nil
 end
 
 local function put(path, content)
