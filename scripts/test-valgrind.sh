@@ -39,7 +39,7 @@ if [ "$mode" = short ]; then
   run faults busted --lua="$vg" -o plainTerminal --filter-out=mutated.by.another \
     lua-tests/smoke_spec.lua lua-tests/faults_spec.lua
 else
-  run specs env FSCACHE_CHILD_LUA="$vg" FSCACHE_KILLS=8 FSCACHE_MUTATIONS=300 \
+  run specs env FSCACHE_CHILD_LUA="$vg" FSCACHE_KILLS=8 FSCACHE_MUTATIONS=300 FSCACHE_FUZZ_COUNT=200 \
     busted --lua="$vg" -o plainTerminal
   shim=$(sh scripts/build-faultshim.sh) || { echo "faultshim build failed"; F=$((F + 1)); shim=""; }
   if [ -n "$shim" ]; then
