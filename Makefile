@@ -8,7 +8,7 @@ ifeq ($(shell uname -s),Darwin)
 LIB := target/release/libfscache.dylib
 endif
 
-.PHONY: all build deps deps-demo demo test test-rust test-lua test-nvim bench fmt clean
+.PHONY: all build deps deps-demo demo test test-rust test-lua test-nvim test-valgrind bench fmt clean
 
 all: build
 
@@ -33,6 +33,12 @@ demo: deps-demo build
 ## test: cargo test, clippy, fmt, busted under LuaJIT, Neovim, Lua 5.1 and Lua 5.4; ends with "N passed, N failed"
 test: deps build
 	@sh scripts/test-all.sh
+
+## test-valgrind: every busted spec with LuaJIT under valgrind memcheck (errors fatal), module
+## built with symbols (profile valgrind); `make test` runs a short version
+test-valgrind: deps build
+	$(CARGO) build --profile valgrind $(FEATURE_ARGS)
+	@sh scripts/test-valgrind.sh target/valgrind/$(notdir $(LIB))
 
 bench: deps build
 	@sh benches/run.sh

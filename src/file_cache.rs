@@ -135,6 +135,8 @@ struct PendingWrite {
     bytes: Vec<u8>,
     json: bool,
     cb: Option<RegistryKey>,
+    /// Submitted to the pool (only ever the front of its queue).
+    started: bool,
 }
 
 /// Writes in flight, per path, in call order (one at a time per path).
@@ -324,11 +326,18 @@ impl FileCache {
         lua: &Lua,
         path: Vec<u8>,
     ) -> LuaResult<()> {
+        // Only an unstarted front is submitted: a callback (or a finalizer) may already have
+        // started the write queued after the one that just finished, and submitting it twice
+        // would run two writes of one path at once and answer a callback before its bytes landed.
         let front = {
-            let q = writes.borrow();
-            q.get(&path)
-                .and_then(|q| q.front())
-                .map(|w| (w.bytes.clone(), w.json))
+            let mut q = writes.borrow_mut();
+            match q.get_mut(&path).and_then(|q| q.front_mut()) {
+                Some(w) if !w.started => {
+                    w.started = true;
+                    Some((std::mem::take(&mut w.bytes), w.json))
+                }
+                _ => None,
+            }
         };
         let Some((bytes, is_json)) = front else {
             return Ok(());
@@ -430,7 +439,12 @@ impl UserData for FileCache {
                 let first = {
                     let mut q = this.writes.borrow_mut();
                     let q = q.entry(path.clone()).or_default();
-                    q.push_back(PendingWrite { bytes, json, cb });
+                    q.push_back(PendingWrite {
+                        bytes,
+                        json,
+                        cb,
+                        started: false,
+                    });
                     q.len() == 1
                 };
                 if first {

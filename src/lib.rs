@@ -98,9 +98,7 @@ fn setup(lua: &Lua, opts: Option<LuaTable>) -> LuaResult<()> {
     match opts.get::<LuaValue>("slice_ms")? {
         LuaValue::Nil => {}
         LuaValue::Integer(n) if n > 0 => rt.set_slice(Duration::from_millis(n as u64)),
-        LuaValue::Number(n) if n > 0.0 && n.is_finite() => {
-            rt.set_slice(Duration::from_secs_f64(n / 1000.0))
-        }
+        LuaValue::Number(n) if n > 0.0 && n.is_finite() => rt.set_slice(millis(n)),
         v => {
             return Err(LuaError::runtime(format!(
                 "bad option 'slice_ms' to 'setup' (positive number expected, got {})",
@@ -111,13 +109,18 @@ fn setup(lua: &Lua, opts: Option<LuaTable>) -> LuaResult<()> {
     Ok(())
 }
 
+/// Non-negative milliseconds as a Duration, saturating: `Duration::from_secs_f64` panics on values
+/// too large for a Duration (1e300, inf), which a Lua caller can pass.
+fn millis(n: f64) -> Duration {
+    Duration::try_from_secs_f64(n / 1000.0).unwrap_or(Duration::MAX)
+}
+
 fn ms_arg(v: LuaValue, func: &str) -> LuaResult<Option<Duration>> {
     match v {
         LuaValue::Nil => Ok(None),
         LuaValue::Integer(n) if n >= 0 => Ok(Some(Duration::from_millis(n as u64))),
-        LuaValue::Number(n) if n >= 0.0 && n.is_finite() => {
-            Ok(Some(Duration::from_secs_f64(n / 1000.0)))
-        }
+        // +inf (e.g. block_on(fn, math.huge)) means "no limit"; NaN fails `n >= 0.0`.
+        LuaValue::Number(n) if n >= 0.0 => Ok(Some(millis(n))),
         v => Err(LuaError::runtime(format!(
             "bad argument #1 to '{func}' (milliseconds: non-negative number expected, got {})",
             lua_util::describe(&v)

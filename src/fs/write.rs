@@ -29,7 +29,8 @@ static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 ///
 /// On failure the temp file is removed, the target is untouched and the error names `path`:
 /// missing directory `ENOENT`, target is a directory `EISDIR`, target is a fifo/socket/device
-/// `EINVAL` "not a regular file (<kind>)" (never replaced), NUL byte in `path` `EINVAL`.
+/// `EINVAL` "not a regular file (<kind>)" (never replaced), NUL byte in `path` `EINVAL`, an
+/// existing target the caller may not write `EACCES` (even when its directory is writable).
 pub fn write_atomic(path: &[u8], content: &[u8]) -> Result<(Identity, Timestamp), FsError> {
     let err = |errno: i32| FsError::from_errno(errno, path);
     c_path(path)?; // NUL / empty checks before any syscall
@@ -45,6 +46,9 @@ pub fn write_atomic(path: &[u8], content: &[u8]) -> Result<(Identity, Timestamp)
             let cause = format!("not a regular file ({})", kind_word(target.identity.mode));
             return Err(FsError::new("EINVAL", &cause, path));
         }
+        // The rename below needs only the directory's permission: without this check a file
+        // the caller may not write would be replaced anyway (open(2) would say EACCES).
+        may_write(&real).map_err(err)?;
     }
 
     let (temp, fd) = create_temp(&split).map_err(err)?;
@@ -101,6 +105,22 @@ pub fn write_atomic(path: &[u8], content: &[u8]) -> Result<(Identity, Timestamp)
     let identity = fstat_fd(&fd).map_err(err)?;
     let now = now_realtime();
     Ok((identity, now))
+}
+
+/// Whether the effective user may write the existing file at `path` (faccessat W_OK with
+/// AT_EACCESS, so ACLs count): EACCES / EPERM deny. Other answers are left to the write itself
+/// (EROFS fails creating the temp file; ETXTBSY does not stop a rename).
+fn may_write(path: &[u8]) -> Result<(), i32> {
+    let c = CString::new(path).map_err(|_| libc::EINVAL)?;
+    // SAFETY: `c` is NUL-terminated; faccessat only reads it.
+    let rc = unsafe { libc::faccessat(libc::AT_FDCWD, c.as_ptr(), libc::W_OK, libc::AT_EACCESS) };
+    if rc == 0 {
+        return Ok(());
+    }
+    match last_errno() {
+        e @ (libc::EACCES | libc::EPERM) => Err(e),
+        _ => Ok(()),
+    }
 }
 
 /// What `lstat` said about an existing target.
