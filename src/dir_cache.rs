@@ -6,10 +6,10 @@ use mlua::prelude::*;
 use mlua::{UserData, UserDataMethods};
 
 use crate::cache_core::{Built, Core, Loader, Memo, Options};
+use crate::cache_methods::{add_common_methods, HasCore};
 use crate::entry_table::PackedListing;
 use crate::file_cache::DEFAULT_MAX_SIZE;
 use crate::fs::{read_dir, FsError, Identity, Timestamp};
-use crate::lua_util::{callback_arg, path_arg};
 use crate::watch::Kind;
 
 /// The directory half of the cache engine.
@@ -82,28 +82,14 @@ impl DirectoryCache {
     }
 }
 
+impl HasCore<DirLoader> for DirectoryCache {
+    fn core(&self) -> &Rc<Core<DirLoader>> {
+        &self.core
+    }
+}
+
 impl UserData for DirectoryCache {
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
-        m.add_method("get", |lua, this, (path, cb): (LuaValue, LuaValue)| {
-            let path = path_arg(&path, "get", 1)?;
-            let cb = callback_arg(cb, "get", 2)?;
-            this.core.get(lua, path, (), cb)
-        });
-        m.add_method("get_sync", |lua, this, path: LuaValue| {
-            let path = path_arg(&path, "get_sync", 1)?;
-            this.core.get_sync(lua, &path, ())
-        });
-        m.add_method("invalidate", |lua, this, path: LuaValue| {
-            let path = path_arg(&path, "invalidate", 1)?;
-            this.core.invalidate(lua, &path)
-        });
-        m.add_method("clear_all", |lua, this, ()| this.core.clear_all(lua));
-        m.add_method("stats", |lua, this, ()| this.core.stats_table(lua));
-        m.add_method("peek", |lua, this, path: LuaValue| {
-            crate::file_cache::peek_value(lua, &this.core, &path, ())
-        });
-        m.add_method("cancel", |lua, this, handle: u64| {
-            this.core.cancel(lua, handle)
-        });
+        add_common_methods::<Self, DirLoader, M>(m, ());
     }
 }

@@ -9,6 +9,7 @@ use mlua::prelude::*;
 use mlua::{RegistryKey, UserData, UserDataMethods};
 
 use crate::cache_core::{Built, Core, Loader, Memo, Options};
+use crate::cache_methods::{add_common_methods, HasCore};
 use crate::fs::{read_file, read_file_plain, write_atomic, FileData, FsError, Identity, Timestamp};
 use crate::json;
 use crate::lua_util::{callback_arg, deliver, failure, path_arg};
@@ -141,20 +142,6 @@ struct PendingWrite {
 
 /// Writes in flight, per path, in call order (one at a time per path).
 type WriteQueues = Rc<RefCell<HashMap<Vec<u8>, VecDeque<PendingWrite>>>>;
-
-/// `peek(path)`: the cached answer when it needs no I/O, else nil (see [`Core::peek`]).
-pub fn peek_value<L: Loader>(
-    lua: &Lua,
-    core: &Core<L>,
-    path: &LuaValue,
-    mode: L::Mode,
-) -> LuaResult<LuaValue> {
-    let hit = match path {
-        LuaValue::String(s) => core.peek(lua, &s.as_bytes(), mode)?,
-        other => core.peek(lua, &path_arg(other, "peek", 1)?, mode)?,
-    };
-    Ok(hit.and_then(|mut v| v.pop_front()).unwrap_or(LuaValue::Nil))
-}
 
 /// The `FileCache` userdata (wrapped by the Lua class in `src/lua/caches.lua`).
 pub struct FileCache {
@@ -377,17 +364,15 @@ impl FileCache {
     }
 }
 
+impl HasCore<FileLoader> for FileCache {
+    fn core(&self) -> &Rc<Core<FileLoader>> {
+        &self.core
+    }
+}
+
 impl UserData for FileCache {
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
-        m.add_method("get", |lua, this, (path, cb): (LuaValue, LuaValue)| {
-            let path = path_arg(&path, "get", 1)?;
-            let cb = callback_arg(cb, "get", 2)?;
-            this.core.get(lua, path, FileMode::Plain, cb)
-        });
-        m.add_method("get_sync", |lua, this, path: LuaValue| {
-            let path = path_arg(&path, "get_sync", 1)?;
-            this.core.get_sync(lua, &path, FileMode::Plain)
-        });
+        add_common_methods::<Self, FileLoader, M>(m, FileMode::Plain);
         m.add_method(
             "get_json",
             |lua, this, (path, opts, cb): (LuaValue, LuaValue, LuaValue)| {
@@ -469,17 +454,5 @@ impl UserData for FileCache {
                 }
             },
         );
-        m.add_method("invalidate", |lua, this, path: LuaValue| {
-            let path = path_arg(&path, "invalidate", 1)?;
-            this.core.invalidate(lua, &path)
-        });
-        m.add_method("clear_all", |lua, this, ()| this.core.clear_all(lua));
-        m.add_method("stats", |lua, this, ()| this.core.stats_table(lua));
-        m.add_method("peek", |lua, this, path: LuaValue| {
-            peek_value(lua, &this.core, &path, FileMode::Plain)
-        });
-        m.add_method("cancel", |lua, this, handle: u64| {
-            this.core.cancel(lua, handle)
-        });
     }
 }

@@ -4,6 +4,7 @@
 //! (`src/lua/*.lua`), which returns the public module.
 
 pub mod cache_core;
+pub mod cache_methods;
 pub mod dir_cache;
 pub mod entry_table;
 pub mod fasthash;

@@ -65,35 +65,6 @@ function FileCache.new(opts)
   return setmetatable({ _native = native.new_file_cache(opts) }, FileCache)
 end
 
----Reads `path` (or serves it from the cache), suspending the calling coroutine.
----@param path string
----@return fscache.Entry|nil entry, string|nil err, string|nil code
-function FileCache:get_async(path)
-  local n = check_self(self, FileCache, "get_async")
-  path = check_path(path, "get_async")
-  local hit = n:peek(path)
-  if hit ~= nil then
-    return hit
-  end
-  return await.await(function(cb)
-    return n:get(path, cb)
-  end, "get_async", "get", "get_sync", n)
-end
-
----Callback form: `cb(entry)` or `cb(nil, err, code)`, later, on the main thread.
----@param path string
----@param cb fun(entry: fscache.Entry|nil, err: string|nil, code: string|nil)
-function FileCache:get(path, cb)
-  check_self(self, FileCache, "get"):get(check_path(path, "get"), cb)
-end
-
----Blocking form, for startup code.
----@param path string
----@return fscache.Entry|nil entry, string|nil err, string|nil code
-function FileCache:get_sync(path)
-  return check_self(self, FileCache, "get_sync"):get_sync(check_path(path, "get_sync"))
-end
-
 ---Decoded JSON of `path` (parsed on the pool, cached until the file changes).
 ---@param path string
 ---@param opts? { jsonc?: boolean }
@@ -152,23 +123,6 @@ function FileCache:write_sync(path, data)
   return check_self(self, FileCache, "write_sync"):write_sync(check_path(path, "write_sync"), data)
 end
 
----Forgets `path`; returns true if it was cached.
----@param path string
----@return boolean
-function FileCache:invalidate(path)
-  return check_self(self, FileCache, "invalidate"):invalidate(check_path(path, "invalidate"))
-end
-
----Forgets everything.
-function FileCache:clear_all()
-  check_self(self, FileCache, "clear_all"):clear_all()
-end
-
----@return fscache.Stats
-function FileCache:stats()
-  return check_self(self, FileCache, "stats"):stats()
-end
-
 ---@class fscache.Listing
 ---@field path string
 ---@field mtime integer
@@ -189,46 +143,55 @@ function DirectoryCache.new(opts)
   return setmetatable({ _native = native.new_dir_cache(opts) }, DirectoryCache)
 end
 
----Lists `path` (sorted by name), suspending the calling coroutine.
----@param path string
----@return fscache.Listing|nil listing, string|nil err, string|nil code
-function DirectoryCache:get_async(path)
-  local n = check_self(self, DirectoryCache, "get_async")
-  path = check_path(path, "get_async")
-  local hit = n:peek(path)
-  if hit ~= nil then
-    return hit
+-- The methods both classes share: get_async / get / get_sync / invalidate / clear_all / stats.
+-- (Per-class annotations live in types/fscache.lua.)
+local function add_shared_methods(Class)
+  ---Reads (or lists) `path`, or serves it from the cache, suspending the calling coroutine.
+  ---@param path string
+  function Class:get_async(path)
+    local n = check_self(self, Class, "get_async")
+    path = check_path(path, "get_async")
+    local hit = n:peek(path)
+    if hit ~= nil then
+      return hit
+    end
+    return await.await(function(cb)
+      return n:get(path, cb)
+    end, "get_async", "get", "get_sync", n)
   end
-  return await.await(function(cb)
-    return n:get(path, cb)
-  end, "get_async", "get", "get_sync", n)
+
+  ---Callback form: `cb(value)` or `cb(nil, err, code)`, later, on the main thread.
+  ---@param path string
+  ---@param cb function
+  function Class:get(path, cb)
+    check_self(self, Class, "get"):get(check_path(path, "get"), cb)
+  end
+
+  ---Blocking form, for startup code.
+  ---@param path string
+  function Class:get_sync(path)
+    return check_self(self, Class, "get_sync"):get_sync(check_path(path, "get_sync"))
+  end
+
+  ---Forgets `path`; returns true if it was cached.
+  ---@param path string
+  ---@return boolean
+  function Class:invalidate(path)
+    return check_self(self, Class, "invalidate"):invalidate(check_path(path, "invalidate"))
+  end
+
+  ---Forgets everything.
+  function Class:clear_all()
+    check_self(self, Class, "clear_all"):clear_all()
+  end
+
+  ---@return fscache.Stats
+  function Class:stats()
+    return check_self(self, Class, "stats"):stats()
+  end
 end
 
----@param path string
----@param cb fun(listing: fscache.Listing|nil, err: string|nil, code: string|nil)
-function DirectoryCache:get(path, cb)
-  check_self(self, DirectoryCache, "get"):get(check_path(path, "get"), cb)
-end
-
----@param path string
----@return fscache.Listing|nil listing, string|nil err, string|nil code
-function DirectoryCache:get_sync(path)
-  return check_self(self, DirectoryCache, "get_sync"):get_sync(check_path(path, "get_sync"))
-end
-
----@param path string
----@return boolean
-function DirectoryCache:invalidate(path)
-  return check_self(self, DirectoryCache, "invalidate"):invalidate(check_path(path, "invalidate"))
-end
-
-function DirectoryCache:clear_all()
-  check_self(self, DirectoryCache, "clear_all"):clear_all()
-end
-
----@return fscache.Stats
-function DirectoryCache:stats()
-  return check_self(self, DirectoryCache, "stats"):stats()
-end
+add_shared_methods(FileCache)
+add_shared_methods(DirectoryCache)
 
 return M
