@@ -122,3 +122,56 @@ function _G.capture_reports(fn)
   end
   return got
 end
+
+-- Packs its arguments into a table with their count in n (table.pack, also under Lua 5.1).
+function _G.pack(...)
+  return { n = select("#", ...), ... }
+end
+
+-- Sets path's mtime to exactly sec + nsec ns (touch -m -d @sec.nsec); its ctime moves to now.
+function _G.set_mtime(path, sec, nsec)
+  local ok, out = sh(("touch -m -d @%d.%09d %s"):format(sec, nsec, shell_quote(path)))
+  assert(ok, out)
+end
+
+-- The names in dir (like `ls -A`: no "." or ".."), sorted. Raises if dir cannot be opened.
+function _G.dir_names(dir)
+  local out = {}
+  local scan = assert(uv.fs_scandir(dir))
+  while true do
+    local name = uv.fs_scandir_next(scan)
+    if not name then
+      break
+    end
+    out[#out + 1] = name
+  end
+  table.sort(out)
+  return out
+end
+
+-- Longer than the racy window (50 ms): a cached entry older than this is trusted on identity alone.
+local PAST_RACY_WINDOW_MS = 120
+
+-- Sleeps past the racy window, so the next validation is by identity (stat) alone.
+function _G.sleep_past_racy_window()
+  uv.sleep(PAST_RACY_WINDOW_MS)
+end
+
+-- Calls obj:method(..., cb), waits (5 s at most, asserted) for cb and returns cb's arguments
+-- packed (with their count in n). Nil arguments are passed through as given.
+function _G.callback_results(obj, method, ...)
+  local args = pack(...)
+  local got
+  args.n = args.n + 1
+  args[args.n] = function(...)
+    got = pack(...)
+  end
+  obj[method](obj, (table.unpack or unpack)(args, 1, args.n))
+  assert(
+    wait_until(function()
+      return got ~= nil
+    end),
+    method .. ": the callback was not called within 5 s"
+  )
+  return got
+end
