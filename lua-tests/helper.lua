@@ -48,10 +48,12 @@ function _G.wait_until(pred, timeout_ms)
   return pred() and true or false
 end
 
--- Runs fn in fscache.run, drives the loop until it finishes, returns its results (raises its error).
-function _G.run_async(fn, timeout_ms)
-  local done, res, err
-  fscache.run(fn, function(...)
+-- Starts fn with start(fn, on_done, on_error) (fscache.run, or a runner's start), drives the loop
+-- until it finishes (asserted within timeout_ms, message `what`); returns its results packed (with
+-- their count in n) and its error.
+function _G.run_settled(start, fn, timeout_ms, what)
+  local done, res, err = false, nil, nil
+  start(fn, function(...)
     done, res = true, { n = select("#", ...), ... }
   end, function(e)
     done, err = true, e
@@ -60,8 +62,14 @@ function _G.run_async(fn, timeout_ms)
     wait_until(function()
       return done
     end, timeout_ms or 5000),
-    "run_async: timed out"
+    what
   )
+  return res, err
+end
+
+-- Runs fn in fscache.run, drives the loop until it finishes, returns its results (raises its error).
+function _G.run_async(fn, timeout_ms)
+  local res, err = run_settled(fscache.run, fn, timeout_ms, "run_async: timed out")
   if err then
     error(err, 0)
   end
