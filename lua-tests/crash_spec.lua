@@ -55,12 +55,7 @@ end
 
 local function temp_files(dir)
   local n = 0
-  local scan = uv.fs_scandir(dir)
-  while scan do
-    local name = uv.fs_scandir_next(scan)
-    if not name then
-      break
-    end
+  for _, name in ipairs(dir_names(dir)) do
     if name:find("^%.target%.fscache%-%d+%-%d+%.tmp$") then
       n = n + 1
     else

@@ -40,19 +40,7 @@ local CONVENTIONS = {
 }
 
 local function run_to_end(fn)
-  local done, res, err = false, nil, nil
-  fscache.run(fn, function(...)
-    done, res = true, { ... }
-  end, function(e)
-    done, err = true, e
-  end)
-  assert(
-    wait_until(function()
-      return done
-    end, 5000),
-    "timed out"
-  )
-  return res, err
+  return run_settled(fscache.run, fn, 5000, "timed out")
 end
 
 describe("detection", function()

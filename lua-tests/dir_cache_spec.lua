@@ -40,7 +40,7 @@ describe("DirectoryCache", function()
 
   it("serves an unchanged directory as a hit and sees added and removed entries", function()
     write_file(dir .. "/one", "1")
-    test_uv.sleep(60) -- past the racy window
+    sleep_past_racy_window()
     local l1 = dirs:get_sync(dir)
     local l2 = run_async(function()
       return dirs:get_async(dir)

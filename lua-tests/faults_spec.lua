@@ -7,9 +7,6 @@ local C = require("support.child")
 local uv = test_uv
 local unpack = table.unpack or unpack
 
--- Longer than the racy window (50 ms): a cached entry older than this is trusted on identity alone.
-local PAST_RACY_WINDOW_MS = 120
-
 local function start(cache, method, ...)
   local box = { done = false, calls = 0 }
   local args = { ... }
@@ -63,7 +60,7 @@ describe("changes that keep size and mtime", function()
   it("content rewritten in place, size and mtime restored: ctime catches it", function()
     local p = dir .. "/f"
     write_file(p, "AAAA")
-    uv.sleep(PAST_RACY_WINDOW_MS)
+    sleep_past_racy_window()
     local files = fscache.FileCache.new()
     assert.are.equal("AAAA", get(files, p).content)
     touch_ref(p, dir .. "/ref")
@@ -72,7 +69,7 @@ describe("changes that keep size and mtime", function()
     f:close()
     touch_ref(dir .. "/ref", p)
     assert.are.equal(uv.fs_stat(dir .. "/ref").mtime.nsec, uv.fs_stat(p).mtime.nsec)
-    uv.sleep(PAST_RACY_WINDOW_MS)
+    sleep_past_racy_window()
     assert.are.equal("BBBB", get(files, p).content)
     assert.are.equal("BBBB", files:get_sync(p).content)
   end)
@@ -80,13 +77,13 @@ describe("changes that keep size and mtime", function()
   it("file replaced by rename, same size and mtime: inode and ctime catch it", function()
     local p = dir .. "/f"
     write_file(p, "1111")
-    uv.sleep(PAST_RACY_WINDOW_MS)
+    sleep_past_racy_window()
     local files = fscache.FileCache.new()
     assert.are.equal("1111", get(files, p).content)
     write_file(dir .. "/g", "2222")
     touch_ref(p, dir .. "/g")
     assert(os.rename(dir .. "/g", p))
-    uv.sleep(PAST_RACY_WINDOW_MS)
+    sleep_past_racy_window()
     assert.are.equal("2222", get(files, p).content)
   end)
 
@@ -116,7 +113,7 @@ describe("directory entries between two gets", function()
         expect[name] = true
       end
       if i % 20 == 0 then
-        uv.sleep(PAST_RACY_WINDOW_MS)
+        sleep_past_racy_window()
       end
       local want = {}
       for n in pairs(expect) do

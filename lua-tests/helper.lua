@@ -48,10 +48,12 @@ function _G.wait_until(pred, timeout_ms)
   return pred() and true or false
 end
 
--- Runs fn in fscache.run, drives the loop until it finishes, returns its results (raises its error).
-function _G.run_async(fn, timeout_ms)
-  local done, res, err
-  fscache.run(fn, function(...)
+-- Starts fn with start(fn, on_done, on_error) (fscache.run, or a runner's start), drives the loop
+-- until it finishes (asserted within timeout_ms, message `what`); returns its results packed (with
+-- their count in n) and its error.
+function _G.run_settled(start, fn, timeout_ms, what)
+  local done, res, err = false, nil, nil
+  start(fn, function(...)
     done, res = true, { n = select("#", ...), ... }
   end, function(e)
     done, err = true, e
@@ -60,8 +62,14 @@ function _G.run_async(fn, timeout_ms)
     wait_until(function()
       return done
     end, timeout_ms or 5000),
-    "run_async: timed out"
+    what
   )
+  return res, err
+end
+
+-- Runs fn in fscache.run, drives the loop until it finishes, returns its results (raises its error).
+function _G.run_async(fn, timeout_ms)
+  local res, err = run_settled(fscache.run, fn, timeout_ms, "run_async: timed out")
   if err then
     error(err, 0)
   end
@@ -120,5 +128,58 @@ function _G.capture_reports(fn)
   if not ok then
     error(err, 0)
   end
+  return got
+end
+
+-- Packs its arguments into a table with their count in n (table.pack, also under Lua 5.1).
+function _G.pack(...)
+  return { n = select("#", ...), ... }
+end
+
+-- Sets path's mtime to exactly sec + nsec ns (touch -m -d @sec.nsec); its ctime moves to now.
+function _G.set_mtime(path, sec, nsec)
+  local ok, out = sh(("touch -m -d @%d.%09d %s"):format(sec, nsec, shell_quote(path)))
+  assert(ok, out)
+end
+
+-- The names in dir (like `ls -A`: no "." or ".."), sorted. Raises if dir cannot be opened.
+function _G.dir_names(dir)
+  local out = {}
+  local scan = assert(uv.fs_scandir(dir))
+  while true do
+    local name = uv.fs_scandir_next(scan)
+    if not name then
+      break
+    end
+    out[#out + 1] = name
+  end
+  table.sort(out)
+  return out
+end
+
+-- Longer than the racy window (50 ms): a cached entry older than this is trusted on identity alone.
+local PAST_RACY_WINDOW_MS = 120
+
+-- Sleeps past the racy window, so the next validation is by identity (stat) alone.
+function _G.sleep_past_racy_window()
+  uv.sleep(PAST_RACY_WINDOW_MS)
+end
+
+-- Calls obj:method(..., cb), waits (5 s at most, asserted) for cb and returns cb's arguments
+-- packed (with their count in n). Nil arguments are passed through as given.
+function _G.callback_results(obj, method, ...)
+  local args = pack(...)
+  local got
+  args.n = args.n + 1
+  args[args.n] = function(...)
+    got = pack(...)
+  end
+  obj[method](obj, (table.unpack or unpack)(args, 1, args.n))
+  assert(
+    wait_until(function()
+      return got ~= nil
+    end),
+    method .. ": the callback was not called within 5 s"
+  )
   return got
 end

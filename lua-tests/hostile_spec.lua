@@ -7,10 +7,6 @@ local fscache = require("fscache")
 local uv = test_uv
 local unpack = table.unpack or unpack
 
-local function pack(...)
-  return { n = select("#", ...), ... }
-end
-
 local HUGE = string.rep("x", 16 * 1024 * 1024)
 
 -- Values every argument position receives. Paths are interpreted relative to a deep temp dir

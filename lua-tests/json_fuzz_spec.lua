@@ -218,12 +218,7 @@ local function corpus()
   local texts = {}
   for _, sub in ipairs({ "valid", "invalid" }) do
     local dir = "lua-tests/fixtures/json/" .. sub
-    local scan = uv.fs_scandir(dir)
-    while scan do
-      local name = uv.fs_scandir_next(scan)
-      if not name then
-        break
-      end
+    for _, name in ipairs(dir_names(dir)) do
       local f = io.open(dir .. "/" .. name, "rb")
       if f then
         texts[#texts + 1] = f:read("*a")

@@ -9,24 +9,6 @@ local NEG0 = 1 / -math.huge
 local VALID = J.FIXTURES .. "/valid/"
 local INVALID = J.FIXTURES .. "/invalid/"
 
-local function pack(...)
-  return { n = select("#", ...), ... }
-end
-
-local function set_times(path, sec, nsec)
-  local ok, out = sh(("touch -m -d @%d.%09d %s"):format(sec, nsec, shell_quote(path)))
-  assert(ok, out)
-end
-
-local function ls(dir)
-  local names = {}
-  for name in (io.popen("ls -A " .. shell_quote(dir))):lines() do
-    names[#names + 1] = name
-  end
-  table.sort(names)
-  return names
-end
-
 -- Expected decoded values of the valid fixtures (jsonc: decode with { jsonc = true }, or the
 -- file is .jsonc; check: a function that checks the value instead of (or on top of) `value`).
 local CORPUS = {
@@ -322,7 +304,7 @@ local VIM_DIFFS = {
 
 local function list_dir(dir)
   local names = {}
-  for _, n in ipairs(ls(dir)) do
+  for _, n in ipairs(dir_names(dir)) do
     names[n] = true
   end
   return names
@@ -364,15 +346,9 @@ describe("JSON corpus", function()
       assert.is_nil(err)
       check_value(name, v1)
       -- A fresh cache each time so every form really decodes.
-      local v2, done
-      fscache.FileCache.new():get_json(path, opts_for(name), function(v, e)
-        v2, err, done = v, e, true
-      end)
-      assert.is_true(wait_until(function()
-        return done
-      end))
-      assert.is_nil(err)
-      J.assert_same(v2, v1, name .. " (callback)")
+      local got = callback_results(fscache.FileCache.new(), "get_json", path, opts_for(name))
+      assert.is_nil(got[2])
+      J.assert_same(got[1], v1, name .. " (callback)")
       local v3 = run_async(function()
         return fscache.FileCache.new():get_json_async(path, opts_for(name))
       end)
@@ -487,14 +463,7 @@ describe("JSONC", function()
   it("accepts comments and trailing commas by option in the callback and async forms", function()
     for _, name in ipairs({ "comment-strict.json", "trailing-comma.json" }) do
       local want = name == "comment-strict.json" and { a = 1 } or { list = { 1, 2 } }
-      local got
-      files:get_json(INVALID .. name, { jsonc = true }, function(v)
-        got = v
-      end)
-      assert.is_true(wait_until(function()
-        return got ~= nil
-      end))
-      J.assert_same(got, want, name)
+      J.assert_same(callback_results(files, "get_json", INVALID .. name, { jsonc = true })[1], want, name)
       J.assert_same(
         run_async(function()
           return fscache.FileCache.new():get_json_async(INVALID .. name, { jsonc = true })
@@ -558,13 +527,7 @@ describe("JSON errors", function()
         assert.are.equal("EJSON", code)
       end
       check(select("#", files:get_json_sync(path)), files:get_json_sync(path))
-      local got
-      fscache.FileCache.new():get_json(path, nil, function(...)
-        got = pack(...)
-      end)
-      assert.is_true(wait_until(function()
-        return got ~= nil
-      end))
+      local got = callback_results(fscache.FileCache.new(), "get_json", path, nil)
       check(got.n, got[1], got[2], got[3])
       local r = run_async(function()
         return pack(fscache.FileCache.new():get_json_async(path))
@@ -648,19 +611,13 @@ describe("decoded JSON in the cache", function()
 
   it("returns the same table for an unchanged file, without parsing again", function()
     local p = copy_fixture("package.json")
-    test_uv.sleep(60) -- past the racy window: validation by stat alone
+    sleep_past_racy_window() -- validation by stat alone
     local v1 = assert(files:get_json_sync(p))
     assert.are.equal(1, files:stats().parses)
     local v2 = run_async(function()
       return files:get_json_async(p)
     end)
-    local v3
-    files:get_json(p, function(v)
-      v3 = v
-    end)
-    assert.is_true(wait_until(function()
-      return v3 ~= nil
-    end))
+    local v3 = callback_results(files, "get_json", p)[1]
     assert.are.equal(v1, v2)
     assert.are.equal(v1, v3)
     assert.are.equal(v1, files:get_json_sync(p))
@@ -702,8 +659,8 @@ describe("decoded JSON in the cache", function()
     local v1 = assert(files:get_json_sync(p))
     local st = test_uv.fs_stat(p)
     write_file(p, '{"jobs": 8}')
-    set_times(p, st.mtime.sec, st.mtime.nsec) -- same size, same mtime: only ctime and content differ
-    test_uv.sleep(60)
+    set_mtime(p, st.mtime.sec, st.mtime.nsec) -- same size, same mtime: only ctime and content differ
+    sleep_past_racy_window()
     local v2 = run_async(function()
       return files:get_json_async(p)
     end)
@@ -787,7 +744,7 @@ describe("JSON writes", function()
     end)
     assert.are.same({ true, nil, nil }, { ok, err, code })
     assert.are.equal(pretty, read_file(p))
-    assert.are.same({ "out.json" }, ls(dir)) -- no temp file left
+    assert.are.same({ "out.json" }, dir_names(dir)) -- no temp file left
   end)
 
   it("get_json after a JSON write is served from what was written (a hit, no parse)", function()
@@ -806,7 +763,7 @@ describe("JSON writes", function()
     local e = assert(files:get_sync(p))
     assert.are.equal(pretty, e.content)
     assert.are.equal(v, e.json)
-    test_uv.sleep(60)
+    sleep_past_racy_window()
     assert.are.equal(v, files:get_json_sync(p))
     assert.are.equal(s0.parses, files:stats().parses)
   end)
@@ -814,14 +771,8 @@ describe("JSON writes", function()
   it("write_sync and write (callback) write the same bytes; compact without indent", function()
     local p1, p2 = dir .. "/a.json", dir .. "/b.json"
     assert.is_true(files:write_sync(p1, { json = value, indent = 2 }))
-    local done
-    files:write(p2, { json = value }, function(ok, err)
-      done = { ok, err }
-    end)
-    assert.is_true(wait_until(function()
-      return done ~= nil
-    end))
-    assert.are.same({ true }, done)
+    local done = callback_results(files, "write", p2, { json = value })
+    assert.are.same({ true }, { done[1], done[2] })
     assert.are.equal(pretty, read_file(p1))
     assert.are.equal(
       '{"Mixed Case":"é","alpha":{"empty_arr":[],"empty_obj":{},"nested":{"a":null,"b":true}},"num":2.5,"zeta":[3,2,1]}',
@@ -871,13 +822,7 @@ describe("JSON writes", function()
       end)
       assert.are.same({ nil, case[3], "EJSON", n = 3 }, r)
       assert.are.same({ nil, case[3], "EJSON" }, { files:write_sync(p, { json = case[2] }) })
-      local got
-      files:write(p, { json = case[2] }, function(...)
-        got = pack(...)
-      end)
-      assert.is_true(wait_until(function()
-        return got ~= nil
-      end))
+      local got = callback_results(files, "write", p, { json = case[2] })
       assert.are.same({ nil, case[3], "EJSON", n = 3 }, got)
 
       assert.are.equal(original, read_file(p))
@@ -885,12 +830,12 @@ describe("JSON writes", function()
       assert.are.equal(st0.ino, st1.ino)
       assert.are.equal(st0.mtime.sec, st1.mtime.sec)
       assert.are.equal(st0.mtime.nsec, st1.mtime.nsec)
-      assert.are.same({ "keep.json" }, ls(dir))
+      assert.are.same({ "keep.json" }, dir_names(dir))
       assert.are.equal(cached, files:get_json_sync(p)) -- the cache still holds the file
       assert.are.equal(errors0 + 3, files:stats().errors)
       -- a path that does not exist is not created
       assert.are.same({ nil, case[3], "EJSON" }, { files:write_sync(dir .. "/new.json", { json = case[2] }) })
-      assert.are.same({ "keep.json" }, ls(dir))
+      assert.are.same({ "keep.json" }, dir_names(dir))
     end)
   end
 end)

@@ -40,20 +40,6 @@ local function all_ok(t, op, detail)
   end
 end
 
-local function names(dir)
-  local out = {}
-  local scan = uv.fs_scandir(dir)
-  while scan do
-    local n = uv.fs_scandir_next(scan)
-    if not n then
-      break
-    end
-    out[#out + 1] = n
-  end
-  table.sort(out)
-  return out
-end
-
 describe("permission denied (child as an unprivileged user)", function()
   local stage, stage_lua, base
   local original = "original\0content\n" .. string.rep("=", 1000)
@@ -110,7 +96,7 @@ describe("permission denied (child as an unprivileged user)", function()
     assert(uv.fs_chmod(p, 438)) -- 0666: the file itself is writable by anyone
     all_fail(probe("write", p, "replacement"), "write", "EACCES", p)
     assert.is_true(read_file(p) == original)
-    assert.are.same({ "config.json" }, names(d))
+    assert.are.same({ "config.json" }, dir_names(d))
   end)
 
   it("on write, file not writable in a writable directory: EACCES, target intact", function()
@@ -122,7 +108,7 @@ describe("permission denied (child as an unprivileged user)", function()
     assert(uv.fs_chmod(p, 420)) -- 0644, ours: the unprivileged user may read but not write it
     all_fail(probe("write", p, "replacement"), "write", "EACCES", p)
     assert.is_true(read_file(p) == original)
-    assert.are.same({ "readonly.txt" }, names(d))
+    assert.are.same({ "readonly.txt" }, dir_names(d))
     all_ok(probe("read", p), "read", escape(original))
   end)
 end)

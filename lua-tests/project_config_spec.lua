@@ -8,24 +8,6 @@ local J = require("json_util")
 
 local O = J.O
 
-local function pack(...)
-  return { n = select("#", ...), ... }
-end
-
-local function set_times(path, sec, nsec)
-  local ok, out = sh(("touch -m -d @%d.%09d %s"):format(sec, nsec, shell_quote(path)))
-  assert(ok, out)
-end
-
-local function ls(dir)
-  local names = {}
-  for name in (io.popen("ls -A " .. shell_quote(dir))):lines() do
-    names[#names + 1] = name
-  end
-  table.sort(names)
-  return names
-end
-
 local function mkdir(p)
   assert(test_uv.fs_mkdir(p, 493))
 end
@@ -276,7 +258,7 @@ describe("project_config loader", function()
       local st = test_uv.fs_stat(dir .. "/" .. rel)
       assert.are.same(b, { read_file(dir .. "/" .. rel), st.ino, st.mtime.sec, st.mtime.nsec }, rel)
     end
-    assert.are.same({ "app", "app.json", "app.local.json", "other", "other.json" }, ls(projects))
+    assert.are.same({ "app", "app.json", "app.local.json", "other", "other.json" }, dir_names(projects))
 
     local again = load()
     assert.are.equal("projects/app.local.json", files_of(again)[6])
@@ -334,8 +316,8 @@ describe("project_config loader", function()
     local text = TREE["projects/app/10-build.json"]:gsub('"jobs": 8', '"jobs": 9')
     assert.are.equal(#TREE["projects/app/10-build.json"], #text)
     write_file(p, text)
-    set_times(p, st.mtime.sec, st.mtime.nsec) -- only ctime and the bytes differ
-    test_uv.sleep(60) -- past the racy window: the change must be seen by identity (ctime)
+    set_mtime(p, st.mtime.sec, st.mtime.nsec) -- only ctime and the bytes differ
+    sleep_past_racy_window() -- the change must be seen by identity (ctime)
     local second = load()
     assert.are.equal(9, second.json.build.jobs)
     assert.are.equal(8, first.json.build.jobs) -- an earlier ctx is not mutated

@@ -9,10 +9,6 @@ local F = require("support.faults")
 local uv = test_uv
 local unpack = table.unpack or unpack
 
--- What the identity check needs to see a change that keeps size and mtime: more than the racy
--- window (50 ms) between the change and the read that cached the old content.
-local PAST_RACY_WINDOW_MS = 120
-
 local function start(cache, method, ...)
   local box = { done = false }
   local args = { ... }
@@ -163,7 +159,7 @@ describe("fault injection (preloaded faultshim)", function()
     it("rewritten in place, same size and mtime: the next get sees the change", function()
       write_file(P, string.rep("A", 4096))
       -- Older than the racy window: only the identity taken before the read can tell.
-      uv.sleep(PAST_RACY_WINDOW_MS)
+      sleep_past_racy_window()
       local files = fscache.FileCache.new()
       F.arm("read1", P)
       local box = start(files, "get", P)
@@ -174,7 +170,7 @@ describe("fault injection (preloaded faultshim)", function()
       f:write(string.rep("B", 4096))
       f:close()
       assert(sh("touch -r " .. shell_quote(dir .. "/ref") .. " " .. shell_quote(P)))
-      uv.sleep(PAST_RACY_WINDOW_MS)
+      sleep_past_racy_window()
       F.release("read1")
       -- A regular file is read with one read() once fstat gave its size, so the pause sits between
       -- the fstat (the identity kept) and the bytes: the answer is the new bytes, never torn, and
@@ -206,7 +202,7 @@ describe("fault injection (preloaded faultshim)", function()
       local f = assert(io.open(P, "ab"))
       f:write("tail")
       f:close()
-      uv.sleep(PAST_RACY_WINDOW_MS)
+      sleep_past_racy_window()
       F.release("read1")
       assert.are.equal("head;tail", finish(box).content)
       assert.are.equal("head;tail", get(files, P).content)
@@ -217,7 +213,7 @@ describe("fault injection (preloaded faultshim)", function()
     local files
     before_each(function()
       write_file(P, "version A")
-      uv.sleep(PAST_RACY_WINDOW_MS)
+      sleep_past_racy_window()
       files = fscache.FileCache.new()
       assert.are.equal("version A", get(files, P).content)
       write_file(P, "version BB") -- different size: the validation stat sees it and reads again
@@ -231,7 +227,7 @@ describe("fault injection (preloaded faultshim)", function()
       assert(os.rename(dir .. "/c", P))
       F.release("open")
       assert.are.equal("version CCC", finish(box).content)
-      uv.sleep(PAST_RACY_WINDOW_MS)
+      sleep_past_racy_window()
       local hits = files:stats().hits
       assert.are.equal("version CCC", get(files, P).content)
       assert.are.equal(hits + 1, files:stats().hits)
@@ -304,14 +300,14 @@ describe("fault injection (preloaded faultshim)", function()
       assert(uv.fs_mkdir(D, 493))
       write_file(D .. "/keep", "")
       write_file(D .. "/gone", "")
-      uv.sleep(PAST_RACY_WINDOW_MS)
+      sleep_past_racy_window()
       local dirs = fscache.DirectoryCache.new()
       F.arm("readdir", D)
       local box = start(dirs, "get", D)
       F.wait_paused("readdir")
       assert(os.remove(D .. "/gone"))
       write_file(D .. "/new", "")
-      uv.sleep(PAST_RACY_WINDOW_MS)
+      sleep_past_racy_window()
       F.release("readdir")
       assert.is_table(finish(box))
       local names = {}

@@ -3,10 +3,6 @@
 local fscache = require("fscache")
 local unpack = table.unpack or unpack
 
-local function pack(...)
-  return { n = select("#", ...), ... }
-end
-
 -- A runner following plenary's protocol (runner-protocols.md §1): the leaf yields
 -- (fn, argc, ...); the runner calls fn with its step callback at position argc and resumes the
 -- coroutine with whatever that callback receives. Errors are raised, not passed to cb.

@@ -6,24 +6,9 @@ local fscache = require("fscache")
 local RUNNERS = require("runners.list")
 
 local unpack = table.unpack or unpack
-local function pack(...)
-  return { n = select("#", ...), ... }
-end
-
 -- Runs body under runner r and drives the loop until it finishes (bounded: never hangs).
 local function within(r, body)
-  local done, res, err = false, nil, nil
-  r.start(body, function(...)
-    done, res = true, pack(...)
-  end, function(e)
-    done, err = true, e
-  end)
-  assert(
-    wait_until(function()
-      return done
-    end, 5000),
-    r.name .. ": the coroutine did not finish within 5 s"
-  )
+  local res, err = run_settled(r.start, body, 5000, r.name .. ": the coroutine did not finish within 5 s")
   if err ~= nil then
     error(err, 0)
   end

@@ -6,20 +6,6 @@ local fscache = require("fscache")
 local C = require("support.child")
 local uv = test_uv
 
-local function listing(dir)
-  local out = {}
-  local scan = uv.fs_scandir(dir)
-  while scan do
-    local name = uv.fs_scandir_next(scan)
-    if not name then
-      break
-    end
-    out[#out + 1] = name
-  end
-  table.sort(out)
-  return out
-end
-
 describe("the temp file", function()
   local dir
   before_each(function()
@@ -42,7 +28,7 @@ describe("the temp file", function()
       assert.are.equal("link", uv.fs_lstat(link).type)
       assert.are.equal(dir .. "/victim", uv.fs_readlink(link))
     end
-    assert.are.equal(6, #listing(dir)) -- target, victim, 4 planted links, nothing else
+    assert.are.equal(6, #dir_names(dir)) -- target, victim, 4 planted links, nothing else
   end)
 
   it("gives up with EEXIST when every name it tries is taken, touching nothing", function()
@@ -78,8 +64,8 @@ describe("the temp file", function()
     )
     assert(rc == 0, out)
     assert.are.equal("ok true", C.parse(out)["sync.write"], out)
-    assert.are.same({}, listing(elsewhere))
-    assert.are.same({ "target", "victim" }, listing(dir))
+    assert.are.same({}, dir_names(elsewhere))
+    assert.are.same({ "target", "victim" }, dir_names(dir))
     rm_rf(elsewhere)
   end)
 end)

@@ -7,9 +7,7 @@ local uv = test_uv
 local N = 2000 -- files per round
 -- Entries read less than 50 ms after their file changed are re-checked by content and never
 -- served by the watcher; age the files past that so the watcher path is what gets exercised.
-local function age()
-  uv.sleep(120)
-end
+local age = sleep_past_racy_window
 
 local function watching()
   return fscache.pool_stats().watching
