@@ -14,8 +14,8 @@ use mlua::prelude::*;
 use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
 
 use super::decode::parse_with;
-use super::lua::JsonLua;
-use super::{push_bytes, JsonError, CODE, MAX_DEPTH};
+use super::lua::{build_protected, JsonLua, ARRAY_MT, DICT_MT, NULL};
+use super::{push_bytes, JsonError, MAX_DEPTH};
 
 /// One value of a [`JsonDoc`], in pre-order: a container is followed by its members (for an
 /// object: key, value, key, value, ...).
@@ -233,38 +233,9 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
 /// [`to_lua`](super::to_lua) (null, empty-table markers, numbers), in one protected call that
 /// builds the tables directly on the Lua stack, iteratively.
 pub fn doc_to_lua(lua: &Lua, doc: &JsonDoc, ctx: &JsonLua) -> LuaResult<LuaValue> {
-    let r = ctx.resolve(lua)?;
-    let array_mt = r.array_mt.clone().map_or(LuaValue::Nil, LuaValue::Table);
-    let mut failure: Option<String> = None;
-    // SAFETY: the closure only uses the stack slots it pushes (after lua_checkstack) and the
-    // three arguments at 1..=3; it leaves exactly one value (the result) at index 1.
-    let out: LuaValue = unsafe {
-        lua.exec_raw((r.null.clone(), r.dict_mt.clone(), array_mt), |state| {
-            let built =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| build(state, doc)));
-            let e = match built {
-                Ok(Ok(())) => None,
-                Ok(Err(e)) => Some(e),
-                Err(_) => Some("internal error (panic) while building the Lua value".to_owned()),
-            };
-            if e.is_some() {
-                ffi::lua_pushnil(state);
-            }
-            failure = e;
-            ffi::lua_replace(state, 1);
-            ffi::lua_settop(state, 1);
-        })?
-    };
-    match failure {
-        Some(e) => Err(LuaError::runtime(format!("{CODE}: {e}"))),
-        None => Ok(out),
-    }
+    // SAFETY: build follows build_protected's contract.
+    unsafe { build_protected(lua, ctx, |state| build(state, doc)) }
 }
-
-/// Stack index of the null value, the empty-dict metatable, and the array metatable (or nil).
-const NULL: c_int = 1;
-const DICT_MT: c_int = 2;
-const ARRAY_MT: c_int = 3;
 
 /// An open table on the Lua stack.
 struct Frame {

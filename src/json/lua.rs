@@ -1,6 +1,7 @@
 //! Main-thread side: the [`JsonLua`] context, [`serde_json::Value`] -> Lua, and the Lua-facing
 //! functions put into the native table by [`register`].
 
+use std::ffi::c_int;
 use std::rc::Rc;
 
 use mlua::prelude::*;
@@ -154,29 +155,46 @@ pub fn empty_dict(lua: &Lua) -> LuaResult<LuaTable> {
 /// the walk is iterative (no native stack per nesting level). Nesting deeper than [`MAX_DEPTH`]
 /// is an error.
 pub fn to_lua(lua: &Lua, v: &Value, ctx: &JsonLua) -> LuaResult<LuaValue> {
+    // SAFETY: raw::build follows build_protected's contract.
+    unsafe { build_protected(lua, ctx, |state| raw::build(state, v)) }
+}
+
+/// Stack slots of the null value, the empty-dict metatable and the array metatable (or nil)
+/// while a raw builder runs (see [`build_protected`]).
+pub(super) const NULL: c_int = 1;
+pub(super) const DICT_MT: c_int = 2;
+pub(super) const ARRAY_MT: c_int = 3;
+
+/// Runs a raw table builder in one protected call, with [`NULL`], [`DICT_MT`] and [`ARRAY_MT`]
+/// at stack slots 1..=3, and returns the one value it pushed (or its error, or a caught panic,
+/// as an `EJSON` Lua error).
+///
+/// # Safety
+/// `build` may only use the slots it pushes (after `lua_checkstack`) and slots 1..=3, and on
+/// `Ok` must leave exactly one more value on the stack: the result.
+pub(super) unsafe fn build_protected(
+    lua: &Lua,
+    ctx: &JsonLua,
+    build: impl FnOnce(*mut ffi::lua_State) -> Result<(), String>,
+) -> LuaResult<LuaValue> {
     let r = ctx.resolve(lua)?;
     let array_mt = r.array_mt.clone().map_or(LuaValue::Nil, LuaValue::Table);
     let mut failure: Option<String> = None;
-    // SAFETY: the closure only uses the stack slots it pushes (after lua_checkstack) and the
-    // three arguments at 1..=3 (see `raw`); it leaves exactly one value (the result) at index 1.
-    let out: LuaValue = unsafe {
-        lua.exec_raw((r.null.clone(), r.dict_mt.clone(), array_mt), |state| {
-            let built =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| raw::build(state, v)));
-            let e = match built {
-                Ok(Ok(())) => None,
-                Ok(Err(e)) => Some(e),
-                Err(_) => Some("internal error (panic) while building the Lua value".to_owned()),
-            };
-            if e.is_some() {
-                ffi::lua_pushnil(state);
-            }
-            failure = e;
-            // Keep only the result.
-            ffi::lua_replace(state, 1);
-            ffi::lua_settop(state, 1);
-        })?
-    };
+    let out: LuaValue = lua.exec_raw((r.null.clone(), r.dict_mt.clone(), array_mt), |state| {
+        let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| build(state)));
+        let e = match built {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e),
+            Err(_) => Some("internal error (panic) while building the Lua value".to_owned()),
+        };
+        if e.is_some() {
+            ffi::lua_pushnil(state);
+        }
+        failure = e;
+        // Keep only the result.
+        ffi::lua_replace(state, 1);
+        ffi::lua_settop(state, 1);
+    })?;
     match failure {
         Some(e) => Err(LuaError::runtime(format!("{CODE}: {e}"))),
         None => Ok(out),
@@ -190,12 +208,7 @@ mod raw {
     use mlua::ffi;
     use serde_json::Value;
 
-    use super::MAX_DEPTH;
-
-    /// Stack index of the null value, the empty-dict metatable, and the array metatable (or nil).
-    const NULL: c_int = 1;
-    const DICT_MT: c_int = 2;
-    const ARRAY_MT: c_int = 3;
+    use super::{ARRAY_MT, DICT_MT, MAX_DEPTH, NULL};
 
     enum Members<'v> {
         Array(std::slice::Iter<'v, Value>),
