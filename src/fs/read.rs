@@ -117,8 +117,8 @@ fn read_to_end(
 ) -> Result<Vec<u8>, FsError> {
     // One byte past max_size is enough to know the file is too large.
     let limit = usize::try_from(max_size.saturating_add(1)).unwrap_or(usize::MAX);
-    // st_size + 1 so that a file of the announced size is read with one read() plus the EOF
-    // read, without reallocating.
+    // st_size + 1 so that a file of the announced size is read with one read() (whose short
+    // count marks the end, see below), without reallocating.
     let initial = usize::try_from(size_hint.saturating_add(1))
         .unwrap_or(usize::MAX)
         .min(limit);

@@ -150,11 +150,6 @@ impl Runtime {
         self.handlers.borrow_mut().remove(&id).is_some()
     }
 
-    /// Makes the wake-up descriptor readable (used to continue a sliced dispatch).
-    pub fn wake(&self) {
-        self.queue.waker().wake();
-    }
-
     /// Resets the wake-up descriptor (the poll callback does this before scheduling dispatch).
     pub fn drain_wake(&self) {
         self.queue.waker().drain();
