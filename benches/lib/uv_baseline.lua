@@ -130,17 +130,15 @@ function M.callback_dir_cache()
   local cache = {}
   local self = {}
   function self.get(path)
-    local e = cache[path]
-    if e then
-      local err, st = await1(uv.fs_stat, path)
-      if not err and same(e, st) then
-        return e
-      end
-    end
-    -- stat first (like fscache's fstat before reading), then scan
+    -- stat first (validates a cached listing; like fscache's fstat before reading), then scan
     local err, st = await1(uv.fs_stat, path)
     if err then
+      cache[path] = nil
       return nil, err
+    end
+    local e = cache[path]
+    if e and same(e, st) then
+      return e
     end
     local req
     err, req = await1(uv.fs_scandir, path)
