@@ -102,7 +102,6 @@ local function current()
   end
   return co
 end
-M.current = current
 
 -- True when the running coroutine can yield from here. LuaJIT and 5.2+ say so themselves
 -- (false inside table.sort comparators, gsub callbacks, and pcall on 5.1-style hosts).
@@ -130,7 +129,6 @@ if can_yield == nil then
     end
   end
 end
-M.can_yield = can_yield
 
 -- True where pcall can yield (LuaJIT, 5.2+): adapters that must probe under pcall need it.
 M.pcall_yields = jit ~= nil or _VERSION ~= "Lua 5.1"
@@ -423,5 +421,4 @@ function M.block_on(fn, timeout_ms)
 end
 
 M.is_callable = is_callable
-M.TOKEN = TOKEN
 return M
