@@ -402,22 +402,17 @@ impl UserData for FileCache {
                 let (bytes, json) = match payload {
                     Ok(p) => p,
                     Err(e) => {
-                        // Encoding failed: the file is untouched; answer later like any result.
+                        // Encoding failed: the file is untouched; answer at the next dispatch, like any
+                        // result (no pool job: nothing to do off the Lua thread).
                         let core = Rc::clone(&this.core);
                         let rt = Runtime::get(lua)?;
-                        rt.submit(
-                            move || e,
-                            Box::new(move |lua: &Lua, _id, payload| {
-                                core.count(|c| c.errors += 1);
-                                let e = payload.downcast::<FsError>().map(|e| *e).unwrap_or_else(
-                                    |_| FsError::new("EJSON", "encoding failed", b""),
-                                );
-                                match cb {
-                                    Some(cb) => deliver(lua, vec![cb], failure(lua, &e)?),
-                                    None => Ok(()),
-                                }
-                            }),
-                        );
+                        rt.post(Box::new(move |lua: &Lua, _id, _payload| {
+                            core.count(|c| c.errors += 1);
+                            match cb {
+                                Some(cb) => deliver(lua, vec![cb], failure(lua, &e)?),
+                                None => Ok(()),
+                            }
+                        }));
                         return Ok(());
                     }
                 };
