@@ -3,12 +3,8 @@
 //! `luaopen_fscache` builds the native table and hands it to the embedded Lua shim
 //! (`src/lua/*.lua`), which returns the public module.
 
-pub mod cache_core;
-pub mod cache_methods;
-pub mod dir_cache;
-pub mod entry_table;
+pub mod cache;
 pub mod fasthash;
-pub mod file_cache;
 pub mod fs;
 pub mod json;
 pub mod lua_util;
@@ -20,8 +16,7 @@ use std::time::{Duration, Instant};
 
 use mlua::prelude::*;
 
-use crate::dir_cache::DirectoryCache;
-use crate::file_cache::FileCache;
+use crate::cache::{DirectoryCache, FileCache};
 use crate::runtime::Runtime;
 
 /// The crate version, exported as `fscache.version`.
@@ -168,6 +163,13 @@ fn native(lua: &Lua) -> LuaResult<LuaTable> {
         })?,
     )?;
     n.set(
+        "flush_writes",
+        lua.create_function(|_, ms: LuaValue| {
+            let limit = ms_arg(ms, "flush_writes")?.unwrap_or(runtime::FLUSH_LIMIT);
+            Ok(runtime::flush_all(limit))
+        })?,
+    )?;
+    n.set(
         "pending",
         lua.create_function(|lua, ()| Ok(Runtime::get(lua)?.pending()))?,
     )?;
@@ -233,7 +235,7 @@ fn native(lua: &Lua) -> LuaResult<LuaTable> {
 pub fn open(lua: &Lua) -> LuaResult<LuaTable> {
     install_panic_hook();
     let native = native(lua)?;
-    entry_table::install(lua)?;
+    cache::entry_table::install(lua)?;
     let chunks = lua.create_table()?;
     for (name, src) in LUA_SOURCES {
         let f = lua

@@ -1,6 +1,6 @@
 //! Validation logic: when an unchanged identity may be trusted, and the module in a real Lua state.
 
-use fscache::cache_core::is_racy;
+use fscache::cache::is_racy;
 use fscache::fs::{Identity, Timestamp};
 
 fn id(mtime: (i64, i64), ctime: (i64, i64)) -> Identity {

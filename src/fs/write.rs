@@ -32,6 +32,17 @@ static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// `EINVAL` "not a regular file (<kind>)" (never replaced), NUL byte in `path` `EINVAL`, an
 /// existing target the caller may not write `EACCES` (even when its directory is writable).
 pub fn write_atomic(path: &[u8], content: &[u8]) -> Result<(Identity, Timestamp), FsError> {
+    write_atomic_with(path, content, true)
+}
+
+/// [`write_atomic`], with the fsyncs of the file and of its directory only when `durable`
+/// (without them the write is still atomic: readers see the old or the new file, never a torn
+/// one; a power loss may lose it).
+pub fn write_atomic_with(
+    path: &[u8],
+    content: &[u8],
+    durable: bool,
+) -> Result<(Identity, Timestamp), FsError> {
     let err = |errno: i32| FsError::from_errno(errno, path);
     c_path(path)?; // NUL / empty checks before any syscall
 
@@ -79,7 +90,9 @@ pub fn write_atomic(path: &[u8], content: &[u8]) -> Result<(Identity, Timestamp)
         return Err(err(last_errno()));
     }
 
-    fsync_fd(&fd).map_err(err)?;
+    if durable {
+        fsync_fd(&fd).map_err(err)?;
+    }
 
     let real_c = c_path(&real)?;
     // SAFETY: both paths are NUL-terminated.
@@ -91,13 +104,15 @@ pub fn write_atomic(path: &[u8], content: &[u8]) -> Result<(Identity, Timestamp)
     // Make the rename durable. The new content is already visible under the target name, so a
     // failure here (some file systems refuse fsync on directories) is not reported as a failed
     // write, which would wrongly suggest the target is untouched.
-    if let Ok(dir_c) = c_path(&split.dir) {
-        if let Ok(dfd) = open_fd(
-            &dir_c,
-            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
-            0,
-        ) {
-            let _ = fsync_fd(&dfd);
+    if durable {
+        if let Ok(dir_c) = c_path(&split.dir) {
+            if let Ok(dfd) = open_fd(
+                &dir_c,
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+                0,
+            ) {
+                let _ = fsync_fd(&dfd);
+            }
         }
     }
 

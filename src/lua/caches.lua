@@ -7,6 +7,8 @@ local native, await = ...
 
 local M = {}
 
+local function noop() end
+
 local function check_path(path, fname)
   local t = type(path)
   if t == "string" then
@@ -36,20 +38,32 @@ end
 ---@field hits integer
 ---@field misses integer
 ---@field entries integer
----@field bytes integer
+---@field bytes integer cached bytes (file contents; listing names)
+---@field max_bytes integer the bound on `bytes`
+---@field evictions integer entries evicted to stay within max_bytes
 ---@field reads integer
 ---@field validations integer
 ---@field errors integer
 ---@field inflight integer
+---@field parses integer
+---@field fast_hits integer
+---@field trust_mtime boolean
+---@field writes integer write calls accepted
+---@field writes_coalesced integer write calls replaced by a newer write before they started
+---@field writes_pending integer writes accepted and not yet landed
+---@field durable boolean
 
 ---@class fscache.FileCacheOptions
 ---@field trust_mtime? boolean serve hits while the file's identity is unchanged (default true)
 ---@field max_size? integer largest file read, bytes (default 64 MiB)
+---@field max_bytes? integer bound on cached bytes (default 128 MiB; 0 caches nothing)
+---@field durable? boolean writes fsync file and directory (default true)
 
 ---@class fscache.WriteData
 ---@field content? string bytes to write
 ---@field json? any value to encode as JSON (sorted keys)
 ---@field indent? integer JSON indentation
+---@field durable? boolean overrides the cache's `durable` for this write
 
 ---@class fscache.FileCache
 local FileCache = {}
@@ -96,28 +110,42 @@ end
 
 ---Atomically replaces `path` (temp file + fsync + rename) and updates the cache.
 ---@param path string
----@param data fscache.WriteData
+---@param data string|fscache.WriteData
 ---@return true|nil ok, string|nil err, string|nil code
 function FileCache:write_async(path, data)
   local n = check_self(self, FileCache, "write_async")
   path = check_path(path, "write_async")
-  if type(data) ~= "table" then
-    error("bad argument #2 to 'write_async' (data: table expected, got " .. type(data) .. ")", 2)
+  local t = type(data)
+  if t ~= "table" and t ~= "string" then
+    error("bad argument #2 to 'write_async' (data: string or table expected, got " .. t .. ")", 2)
   end
   return await.await(function(cb)
     n:write(path, data, cb)
   end, "write_async", "write", "write_sync")
 end
 
+-- Without a callback, a failed write is reported through the error handler.
+local function report_failure(path)
+  return function(ok, err)
+    if not ok then
+      await.report(("write of %s failed: %s"):format(path, tostring(err)))
+    end
+  end
+end
+
+---Queues an atomic write; `cb(true)` or `cb(nil, err, code)` later. Without `cb`, a failure is
+---reported through the error handler (`fscache.set_error_handler`).
 ---@param path string
----@param data fscache.WriteData
+---@param data string|fscache.WriteData
 ---@param cb? fun(ok: true|nil, err: string|nil, code: string|nil)
 function FileCache:write(path, data, cb)
-  check_self(self, FileCache, "write"):write(check_path(path, "write"), data, cb)
+  local n = check_self(self, FileCache, "write")
+  path = check_path(path, "write")
+  n:write(path, data, cb or report_failure(path))
 end
 
 ---@param path string
----@param data fscache.WriteData
+---@param data string|fscache.WriteData
 ---@return true|nil ok, string|nil err, string|nil code
 function FileCache:write_sync(path, data)
   return check_self(self, FileCache, "write_sync"):write_sync(check_path(path, "write_sync"), data)
@@ -160,11 +188,12 @@ local function add_shared_methods(Class)
     end, "get_async", "get", "get_sync", n)
   end
 
-  ---Callback form: `cb(value)` or `cb(nil, err, code)`, later, on the main thread.
+  ---Callback form: `cb(value)` or `cb(nil, err, code)`, later, on the main thread. Without
+  ---`cb` the get only warms the cache.
   ---@param path string
-  ---@param cb function
+  ---@param cb? function
   function Class:get(path, cb)
-    check_self(self, Class, "get"):get(check_path(path, "get"), cb)
+    check_self(self, Class, "get"):get(check_path(path, "get"), cb or noop)
   end
 
   ---Blocking form, for startup code.

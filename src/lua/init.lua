@@ -96,9 +96,25 @@ end
 M._native = native
 M._await = await
 
--- Neovim: attach to its loop so results arrive without any call from the user.
+---Waits (at most `timeout_ms`, default 3000) until every accepted write has reached the disk.
+---Runs by itself at exit (Neovim's VimLeave, the Lua state closing, the process exiting).
+---@param timeout_ms? number
+---@return boolean flushed false when the time ran out first
+function M.flush_writes(timeout_ms)
+  return native.flush_writes(timeout_ms)
+end
+
+-- Neovim: attach to its loop so results arrive without any call from the user, and flush
+-- accepted writes when the editor exits (writes issued in VimLeavePre included).
 if await.in_nvim and (vim.uv or vim.loop) then
   loop.attach(vim.uv or vim.loop)
+  if not shared.exit_hook and vim.api and vim.api.nvim_create_autocmd then
+    shared.exit_hook = vim.api.nvim_create_autocmd("VimLeave", {
+      callback = function()
+        native.flush_writes()
+      end,
+    })
+  end
 end
 
 return M

@@ -5,6 +5,7 @@
 //! thread that owns the state.
 
 mod completion;
+mod lane;
 mod pool;
 mod waker;
 
@@ -18,6 +19,7 @@ use std::time::{Duration, Instant};
 use mlua::prelude::*;
 
 pub use completion::{Completion, CompletionQueue};
+pub use lane::{flush_all, Lane, LaneJob, LaneKey, DEFAULT_WRITE_THREADS, FLUSH_LIMIT};
 pub use pool::Pool;
 pub use waker::Waker;
 
@@ -28,7 +30,23 @@ use crate::watch::Watcher;
 pub struct Panicked;
 
 /// Main-thread continuation of a job: gets the payload, may call into Lua.
-pub type Handler = Box<dyn FnOnce(&Lua, u64, Box<dyn Any + Send>) -> LuaResult<()>>;
+type Handler = Box<dyn FnOnce(&Lua, u64, Box<dyn Any + Send>) -> LuaResult<()>>;
+
+/// What a typed handler gets: the job's value, or [`Panicked`] when the job panicked.
+pub type JobResult<T> = Result<T, Panicked>;
+
+/// Turns a typed handler into a [`Handler`]: the payload is the job's `T` or [`Panicked`].
+fn typed<T: 'static>(
+    handler: impl FnOnce(&Lua, u64, JobResult<T>) -> LuaResult<()> + 'static,
+) -> Handler {
+    Box::new(move |lua, id, payload| match payload.downcast::<T>() {
+        Ok(v) => handler(lua, id, Ok(*v)),
+        Err(p) if p.is::<Panicked>() => handler(lua, id, Err(Panicked)),
+        Err(_) => Err(LuaError::runtime(
+            "fscache: internal error: job payload of an unexpected type",
+        )),
+    })
+}
 
 /// Default number of pool jobs in flight.
 pub fn default_threads() -> usize {
@@ -45,7 +63,8 @@ pub struct Runtime {
     next_id: Cell<u64>,
     slice: Cell<Duration>,
     delivered: Cell<u64>,
-    watcher: Watcher,
+    watcher: Rc<Watcher>,
+    lane: Arc<Lane>,
     /// The wake-up descriptor was drained since the last dispatch.
     drained: Cell<bool>,
 }
@@ -56,13 +75,14 @@ impl Runtime {
         let queue = Arc::new(CompletionQueue::new(Waker::new()?));
         Ok(Runtime {
             pool: Pool::new(default_threads(), Arc::clone(&queue)),
+            lane: Lane::new(DEFAULT_WRITE_THREADS, Arc::clone(&queue)),
             queue,
             handlers: RefCell::new(FastMap::default()),
             backlog: RefCell::new(VecDeque::new()),
             next_id: Cell::new(0),
             slice: Cell::new(Duration::from_millis(2)),
             delivered: Cell::new(0),
-            watcher: Watcher::default(),
+            watcher: Rc::new(Watcher::default()),
             drained: Cell::new(false),
         })
     }
@@ -109,16 +129,32 @@ impl Runtime {
         self.delivered.get()
     }
 
-    /// Runs `work` on the pool; `handler` later gets its result on the Lua thread.
-    /// Returns the job id (usable with [`Runtime::cancel`]).
-    pub fn submit<T, W>(&self, work: W, handler: Handler) -> u64
+    fn register(&self, handler: Handler) -> u64 {
+        let id = self.next_id.get() + 1;
+        self.next_id.set(id);
+        self.handlers.borrow_mut().insert(id, handler);
+        id
+    }
+
+    /// A fresh id that no job uses (orders writes made without the lane, see `cache::writes`).
+    pub fn next_id(&self) -> u64 {
+        let id = self.next_id.get() + 1;
+        self.next_id.set(id);
+        id
+    }
+
+    /// Runs `work` on the pool; `handler` later gets its result (or [`Panicked`]) on the Lua
+    /// thread. Returns the job id (usable with [`Runtime::cancel`]).
+    pub fn submit<T, W>(
+        &self,
+        work: W,
+        handler: impl FnOnce(&Lua, u64, JobResult<T>) -> LuaResult<()> + 'static,
+    ) -> u64
     where
         T: Send + 'static,
         W: FnOnce() -> T + Send + 'static,
     {
-        let id = self.next_id.get() + 1;
-        self.next_id.set(id);
-        self.handlers.borrow_mut().insert(id, handler);
+        let id = self.register(typed(handler));
         self.pool.submit(Box::new(move |queue: &CompletionQueue| {
             let payload: Box<dyn Any + Send> =
                 match std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)) {
@@ -130,18 +166,46 @@ impl Runtime {
         id
     }
 
+    /// Queues `work` on the write lane under `key` (one at a time per key; a job still waiting
+    /// is replaced, see [`Lane::push`]). Returns (this job's id, the replaced job's id); the
+    /// replaced job's handler is dropped here and never runs.
+    pub fn submit_write<T, W>(
+        &self,
+        key: LaneKey,
+        work: W,
+        handler: impl FnOnce(&Lua, u64, JobResult<T>) -> LuaResult<()> + 'static,
+    ) -> (u64, Option<u64>)
+    where
+        T: Send + 'static,
+        W: FnOnce() -> T + Send + 'static,
+    {
+        let id = self.register(typed(handler));
+        let job = LaneJob {
+            id,
+            work: Box::new(move || Box::new(work()) as Box<dyn Any + Send>),
+        };
+        let replaced = self.lane.push(key, job);
+        if let Some(old) = replaced {
+            self.cancel(old);
+        }
+        (id, replaced)
+    }
+
+    /// The write lane.
+    pub fn lane(&self) -> &Arc<Lane> {
+        &self.lane
+    }
+
     /// Queues `handler` to run at the next dispatch without any pool work (a result that is
     /// ready now but must still arrive asynchronously, like a callback hit).
-    pub fn post(&self, handler: Handler) -> u64 {
-        let id = self.next_id.get() + 1;
-        self.next_id.set(id);
-        self.handlers.borrow_mut().insert(id, handler);
+    pub fn post(&self, handler: impl FnOnce(&Lua) -> LuaResult<()> + 'static) -> u64 {
+        let id = self.register(Box::new(move |lua, _, _| handler(lua)));
         self.queue.push((id, Box::new(())));
         id
     }
 
     /// The inotify watcher that validates hits without a pool trip.
-    pub fn watcher(&self) -> &Watcher {
+    pub fn watcher(&self) -> &Rc<Watcher> {
         &self.watcher
     }
 
@@ -205,5 +269,13 @@ impl Runtime {
             return true;
         }
         self.queue.waker().wait(timeout)
+    }
+}
+
+impl Drop for Runtime {
+    /// The Lua state is closing: accepted writes still reach the disk (bounded wait).
+    fn drop(&mut self) {
+        let deadline = Instant::now() + FLUSH_LIMIT;
+        self.lane.wait_idle(None, deadline);
     }
 }

@@ -34,6 +34,7 @@ mod inotify;
 mod table;
 
 use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -79,6 +80,67 @@ pub struct Ticket {
     pub stamp: u64,
     /// The pool-side half.
     pub plan: Plan,
+}
+
+/// One reference to a tracked path held by a cached entry; given back to the watcher on drop.
+pub struct WatchRef {
+    watcher: Weak<Watcher>,
+    path: Box<[u8]>,
+    stamp: u64,
+}
+
+impl WatchRef {
+    /// The event generation the entry was read at.
+    pub fn stamp(&self) -> u64 {
+        self.stamp
+    }
+}
+
+impl Drop for WatchRef {
+    fn drop(&mut self) {
+        if let Some(w) = self.watcher.upgrade() {
+            w.release(&self.path);
+        }
+    }
+}
+
+/// A read armed for watching (Lua thread side). [`Armed::finish`] registers what the pool job
+/// set up; dropped unfinished (the read was cancelled), it gives its reference back.
+pub struct Armed {
+    watcher: Weak<Watcher>,
+    path: Box<[u8]>,
+    stamp: u64,
+    done: bool,
+}
+
+impl Armed {
+    /// The event generation the read was armed at.
+    pub fn stamp(&self) -> u64 {
+        self.stamp
+    }
+
+    /// The read is back: registers its watches (see [`Watcher::complete`]) and returns the
+    /// reference the stored entry keeps, or None when the result stays unwatched.
+    pub fn finish(mut self, setup: Setup) -> Option<WatchRef> {
+        self.done = true;
+        let w = self.watcher.upgrade()?;
+        let stamp = w.complete(&self.path, self.stamp, setup)?;
+        Some(WatchRef {
+            watcher: self.watcher.clone(),
+            path: std::mem::take(&mut self.path),
+            stamp,
+        })
+    }
+}
+
+impl Drop for Armed {
+    fn drop(&mut self) {
+        if !self.done {
+            if let Some(w) = self.watcher.upgrade() {
+                w.complete(&self.path, self.stamp, Setup::default());
+            }
+        }
+    }
 }
 
 /// What a pool job does before reading a watched path (Send: plain data + the shared fd).
@@ -281,6 +343,18 @@ impl Watcher {
                 dirs,
             },
         })
+    }
+
+    /// [`Watcher::arm`] with the reference held by an [`Armed`] guard.
+    pub fn arm_read(self: &Rc<Self>, path: &[u8], kind: Kind) -> Option<(Armed, Plan)> {
+        let t = self.arm(path, kind)?;
+        let armed = Armed {
+            watcher: Rc::downgrade(self),
+            path: path.into(),
+            stamp: t.stamp,
+            done: false,
+        };
+        Some((armed, t.plan))
     }
 
     /// A read armed with `stamp` is back: registers its watches and returns the stamp its

@@ -5,12 +5,14 @@ use std::rc::Rc;
 use mlua::prelude::*;
 use mlua::{UserData, UserDataMethods};
 
-use crate::cache_core::{Built, Core, Loader, Memo, Options};
-use crate::cache_methods::{add_common_methods, HasCore};
-use crate::entry_table::PackedListing;
-use crate::file_cache::DEFAULT_MAX_SIZE;
 use crate::fs::{read_dir, FsError, Identity, Timestamp};
 use crate::watch::Kind;
+
+use super::engine::Core;
+use super::entry_table::PackedListing;
+use super::loader::{Built, Loader, Memo};
+use super::methods::{add_common_methods, HasCore};
+use super::options::{self, Class};
 
 /// The directory half of the cache engine.
 pub struct DirLoader;
@@ -29,7 +31,7 @@ impl Loader for DirLoader {
     }
 
     fn build(lua: &Lua, path: &[u8], data: PackedListing, _mode: ()) -> LuaResult<Built> {
-        let t = crate::entry_table::listing(lua, path, &data)?;
+        let t = super::entry_table::listing(lua, path, &data)?;
         Ok(Built {
             table: t,
             bytes: data.name_bytes(),
@@ -72,12 +74,10 @@ pub struct DirectoryCache {
 }
 
 impl DirectoryCache {
-    /// A new, empty cache. Options: `{ trust_mtime = bool }`.
+    /// A new, empty cache. Options: `{ trust_mtime = bool, max_bytes = integer }`.
     pub fn new(lua: &Lua, opts: Option<LuaTable>) -> LuaResult<DirectoryCache> {
-        let mut o = crate::file_cache::parse_options(opts)?;
-        o.max_size = DEFAULT_MAX_SIZE;
         Ok(DirectoryCache {
-            core: Core::new(lua, Options { ..o })?,
+            core: Core::new(lua, options::parse(opts, Class::Dir)?)?,
         })
     }
 }

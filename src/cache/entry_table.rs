@@ -156,7 +156,7 @@ pub fn install(lua: &Lua) -> LuaResult<()> {
         return Ok(());
     }
     let builder: LuaFunction = lua
-        .load(include_str!("lua/listing.lua"))
+        .load(include_str!("../lua/listing.lua"))
         .set_name("=fscache/listing.lua")
         .call(())?;
     lua.set_named_registry_value(

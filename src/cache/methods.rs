@@ -6,8 +6,10 @@ use std::rc::Rc;
 use mlua::prelude::*;
 use mlua::{UserData, UserDataMethods};
 
-use crate::cache_core::{Core, Loader};
 use crate::lua_util::{callback_arg, path_arg};
+
+use super::engine::Core;
+use super::loader::Loader;
 
 /// A userdata that owns a cache engine.
 pub trait HasCore<L: Loader> {
@@ -51,10 +53,13 @@ where
     m.add_method("cancel", |lua, this, handle: u64| {
         this.core().cancel(lua, handle)
     });
-    m.add_method("invalidate", |lua, this, path: LuaValue| {
+    m.add_method("invalidate", |_, this, path: LuaValue| {
         let path = path_arg(&path, "invalidate", 1)?;
-        this.core().invalidate(lua, &path)
+        Ok(this.core().invalidate(&path))
     });
-    m.add_method("clear_all", |lua, this, ()| this.core().clear_all(lua));
+    m.add_method("clear_all", |_, this, ()| {
+        this.core().clear_all();
+        Ok(())
+    });
     m.add_method("stats", |lua, this, ()| this.core().stats_table(lua));
 }

@@ -1,0 +1,32 @@
+//! The cache engine and the two userdata classes built on it.
+//!
+//! | file | holds |
+//! | --- | --- |
+//! | `engine.rs` | [`Core`]: gets (hit, fast hit, miss), coalescing, barriers, stats |
+//! | `entries.rs` | the entry store and its S3-FIFO eviction within `max_bytes` |
+//! | `jobs.rs` | reads in flight and their waiters, posted hits, read-your-writes barriers |
+//! | `validate.rs` | what a read job runs on the pool (watch setup, stat validation, read) |
+//! | `writes.rs` | FileCache writes: payload, lane job, coalescing, storing what was written |
+//! | `loader.rs` | the [`Loader`] trait: the kind-specific half of a cache |
+//! | `options.rs` | constructor options and defaults |
+//! | `file.rs`, `dir.rs` | `FileCache` and `DirectoryCache` (loader + userdata) |
+//! | `methods.rs` | the userdata methods both classes share |
+//! | `entry_table.rs` | building entry and listing tables through the raw C API |
+
+mod dir;
+mod engine;
+mod entries;
+pub mod entry_table;
+mod file;
+mod jobs;
+mod loader;
+mod methods;
+pub mod options;
+mod validate;
+mod writes;
+
+pub use dir::DirectoryCache;
+pub use engine::{Core, Counters, Options};
+pub use file::{FileCache, FileMode};
+pub use loader::{Built, Loader, Memo};
+pub use validate::is_racy;

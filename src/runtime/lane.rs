@@ -1,0 +1,180 @@
+//! The write lane: a pool of its own for jobs that must run one at a time per key (writes of one
+//! path through one cache), where a job that has not started yet is replaced by a newer one for
+//! the same key ("latest wins"), and which is flushed at exit.
+//!
+//! Reads never queue behind writes: the lane has its own workers (`setup{ write_threads }`), and
+//! its jobs report to the same completion queue as the read pool. A key's jobs run in order on
+//! one worker: when a job ends, that worker takes the key's waiting job itself (no round trip
+//! through the Lua thread between two writes of one path).
+//!
+//! Exit: [`flush_all`] waits (bounded) until every lane is idle. It runs from a process
+//! `atexit` handler (hosts that exit without closing the Lua state: `os.exit`, Neovim's `:qa`),
+//! from `Runtime`'s drop (the state closes) and from Neovim's `VimLeave` autocmd.
+
+use std::any::Any;
+use std::sync::{Arc, Condvar, Mutex, Once, Weak};
+use std::time::{Duration, Instant};
+
+use super::completion::CompletionQueue;
+use super::pool::Pool;
+use super::Panicked;
+use crate::fasthash::FastMap;
+
+/// How long the exit flush waits for pending writes before the process goes on exiting.
+pub const FLUSH_LIMIT: Duration = Duration::from_secs(3);
+
+/// Default number of lane workers: writes are bound by fsync latency, and a second worker lets
+/// one file's temp write proceed while another's fsync waits (see `docs/ARCHITECTURE.md`).
+pub const DEFAULT_WRITE_THREADS: usize = 2;
+
+/// Identifies a serial queue: (owner, key bytes), e.g. (cache id, path).
+pub type LaneKey = (u64, Vec<u8>);
+
+/// One unit of lane work: its completion id and the work, which returns the payload.
+pub struct LaneJob {
+    /// Completion id the payload is reported under.
+    pub id: u64,
+    /// The work (runs on a lane worker; no Lua).
+    pub work: Box<dyn FnOnce() -> Box<dyn Any + Send> + Send>,
+}
+
+#[derive(Default)]
+struct LaneState {
+    /// Keys with a job running; the value is the job waiting behind it (at most one).
+    busy: FastMap<LaneKey, Option<LaneJob>>,
+}
+
+/// A keyed serial lane over its own pool.
+pub struct Lane {
+    pool: Arc<Pool>,
+    completions: Arc<CompletionQueue>,
+    state: Mutex<LaneState>,
+    idle: Condvar,
+}
+
+fn registry() -> &'static Mutex<Vec<Weak<Lane>>> {
+    static LANES: Mutex<Vec<Weak<Lane>>> = Mutex::new(Vec::new());
+    &LANES
+}
+
+extern "C" fn flush_at_exit() {
+    flush_all(FLUSH_LIMIT);
+}
+
+/// Waits (at most `limit` in all) until every lane of the process is idle. True if they are.
+pub fn flush_all(limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    let lanes: Vec<Arc<Lane>> = {
+        let mut reg = registry().lock().unwrap_or_else(|e| e.into_inner());
+        reg.retain(|w| w.strong_count() > 0);
+        reg.iter().filter_map(Weak::upgrade).collect()
+    };
+    lanes.iter().all(|l| l.wait_idle(None, deadline))
+}
+
+impl Lane {
+    /// A lane with `threads` workers reporting to `completions`; registered for the exit flush.
+    pub fn new(threads: usize, completions: Arc<CompletionQueue>) -> Arc<Lane> {
+        let lane = Arc::new(Lane {
+            pool: Pool::new(threads, Arc::clone(&completions)),
+            completions,
+            state: Mutex::new(LaneState::default()),
+            idle: Condvar::new(),
+        });
+        registry()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Arc::downgrade(&lane));
+        static AT_EXIT: Once = Once::new();
+        AT_EXIT.call_once(|| {
+            // SAFETY: registers a plain extern "C" function with no arguments.
+            unsafe {
+                libc::atexit(flush_at_exit);
+            }
+        });
+        lane
+    }
+
+    /// The lane's pool (bound, load, nice).
+    pub fn pool(&self) -> &Arc<Pool> {
+        &self.pool
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, LaneState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues `job` for `key`: it starts now if the key is idle, else it waits behind the running
+    /// one, replacing the job already waiting there. Returns the id of the replaced job.
+    pub fn push(self: &Arc<Self>, key: LaneKey, job: LaneJob) -> Option<u64> {
+        let mut st = self.lock();
+        if let Some(waiting) = st.busy.get_mut(&key) {
+            return waiting.replace(job).map(|old| old.id);
+        }
+        st.busy.insert(key.clone(), None);
+        drop(st);
+        let lane = Arc::clone(self);
+        self.pool
+            .submit(Box::new(move |_: &CompletionQueue| lane.run(key, job)));
+        None
+    }
+
+    /// Runs `job`, then every job queued behind it for `key`, then marks the key idle.
+    fn run(&self, key: LaneKey, mut job: LaneJob) {
+        loop {
+            let work = job.work;
+            let payload: Box<dyn Any + Send> =
+                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)) {
+                    Ok(v) => v,
+                    Err(_) => Box::new(Panicked),
+                };
+            self.completions.push((job.id, payload));
+            let mut st = self.lock();
+            match st.busy.get_mut(&key).and_then(Option::take) {
+                Some(next) => job = next,
+                None => {
+                    st.busy.remove(&key);
+                    drop(st);
+                    self.idle.notify_all();
+                    return;
+                }
+            }
+        }
+    }
+
+    /// True while `key` has a job running or waiting.
+    pub fn is_busy(&self, key: &LaneKey) -> bool {
+        self.lock().busy.contains_key(key)
+    }
+
+    /// Blocks until `key` is idle, with no deadline (a hung file system hangs this caller, as
+    /// any blocking read of it would).
+    pub fn wait_key(&self, key: &LaneKey) {
+        let far = Instant::now() + Duration::from_secs(365 * 24 * 3600);
+        self.wait_idle(Some(key), far);
+    }
+
+    /// Blocks until `key` (None: every key) has no job running or waiting, or `deadline`
+    /// passes. True if idle.
+    pub fn wait_idle(&self, key: Option<&LaneKey>, deadline: Instant) -> bool {
+        let mut st = self.lock();
+        loop {
+            let busy = match key {
+                Some(k) => st.busy.contains_key(k),
+                None => !st.busy.is_empty(),
+            };
+            if !busy {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            st = self
+                .idle
+                .wait_timeout(st, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+}
