@@ -270,7 +270,7 @@ describe("FileCache", function()
 
     it("rejects bad data as a Lua error", function()
       assert.has_error(function()
-        files:write_sync(dir .. "/x", "not a table")
+        files:write_sync(dir .. "/x", 42)
       end)
       assert.has_error(function()
         files:write_sync(dir .. "/x", { content = 42 })

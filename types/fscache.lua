@@ -35,6 +35,12 @@
 ---@field parses integer JSON documents decoded into Lua
 ---@field fast_hits integer hits answered without a pool trip (validated by the inotify watcher)
 ---@field trust_mtime boolean
+---@field max_bytes integer the bound on `bytes` in force
+---@field evictions integer entries evicted to stay within max_bytes
+---@field writes integer write calls accepted
+---@field writes_coalesced integer write calls replaced by a newer write of the path before they started
+---@field writes_pending integer writes accepted that have not landed yet
+---@field durable boolean whether writes fsync by default
 
 ---@class fscache.PoolStats
 ---@field threads integer
@@ -54,9 +60,12 @@
 ---@class fscache.FileCacheOptions
 ---@field trust_mtime? boolean serve hits while the file's identity is unchanged (default true)
 ---@field max_size? integer largest file read, in bytes (default 64 MiB)
+---@field max_bytes? integer bound on the cached bytes (default 128 MiB; 0 caches nothing)
+---@field durable? boolean writes fsync the file and its directory (default true)
 
 ---@class fscache.DirectoryCacheOptions
 ---@field trust_mtime? boolean serve hits while the directory's identity is unchanged (default true)
+---@field max_bytes? integer bound on the cached listing names, in bytes (default 16 MiB)
 
 ---@class fscache.JsonOptions
 ---@field jsonc? boolean accept comments and trailing commas (always on for *.jsonc)
@@ -65,6 +74,7 @@
 ---@field content? string the bytes to write
 ---@field json? any a value to encode as JSON (keys sorted)
 ---@field indent? integer JSON indentation, 0..16
+---@field durable? boolean this write's durability (default: the cache's `durable`)
 
 ---@class fscache.JsonDecodeOptions
 ---@field jsonc? boolean accept comments and trailing commas
@@ -98,8 +108,9 @@ function FileCache.new(opts) end
 function FileCache:get_async(path) end
 
 ---Callback form: `cb(entry)` or `cb(nil, err, code)`, later, once, on the main thread.
+---Without `cb` the get only warms the cache.
 ---@param path string
----@param cb fun(entry: fscache.Entry|nil, err: string|nil, code: fscache.ErrorCode|nil)
+---@param cb? fun(entry: fscache.Entry|nil, err: string|nil, code: fscache.ErrorCode|nil)
 function FileCache:get(path, cb) end
 
 ---Blocking form, for startup code.
@@ -135,7 +146,7 @@ function FileCache:get_json_sync(path, opts) end
 ---Inside a coroutine: atomically replaces `path` and updates the cache.
 ---@async
 ---@param path string
----@param data fscache.WriteData
+---@param data string|fscache.WriteData
 ---@return true|nil ok
 ---@return string|nil err
 ---@return fscache.ErrorCode|nil code
@@ -143,13 +154,13 @@ function FileCache:write_async(path, data) end
 
 ---Callback form of write_async.
 ---@param path string
----@param data fscache.WriteData
+---@param data string|fscache.WriteData
 ---@param cb? fun(ok: true|nil, err: string|nil, code: fscache.ErrorCode|nil)
 function FileCache:write(path, data, cb) end
 
 ---Blocking form of write_async.
 ---@param path string
----@param data fscache.WriteData
+---@param data string|fscache.WriteData
 ---@return true|nil ok
 ---@return string|nil err
 ---@return fscache.ErrorCode|nil code
@@ -183,9 +194,9 @@ function DirectoryCache.new(opts) end
 ---@return fscache.ErrorCode|nil code
 function DirectoryCache:get_async(path) end
 
----Callback form: `cb(listing)` or `cb(nil, err, code)`.
+---Callback form: `cb(listing)` or `cb(nil, err, code)`; without `cb` it only warms the cache.
 ---@param path string
----@param cb fun(listing: fscache.Listing|nil, err: string|nil, code: fscache.ErrorCode|nil)
+---@param cb? fun(listing: fscache.Listing|nil, err: string|nil, code: fscache.ErrorCode|nil)
 function DirectoryCache:get(path, cb) end
 
 ---Blocking form.
@@ -269,6 +280,12 @@ function fscache.setup(opts) end
 ---Runtime counters.
 ---@return fscache.PoolStats
 function fscache.pool_stats() end
+
+---Waits (at most `timeout_ms`, default 3000) until every accepted write has reached the disk.
+---Runs by itself at exit; false when the time ran out first.
+---@param timeout_ms? number
+---@return boolean flushed
+function fscache.flush_writes(timeout_ms) end
 
 ---Routes reported errors (failing callbacks, failed coroutines) to `fn`; nil restores.
 ---@param fn fun(msg: string)|nil

@@ -396,7 +396,17 @@ impl<L: Loader> Core<L> {
     ) -> LuaResult<()> {
         let key = lua.create_registry_value(built.table)?;
         let entry = Entry::new(identity, read_at, key, built.bytes, built.memo, watch);
-        self.state.borrow_mut().store.insert(path, entry);
+        let evicted = {
+            let mut st = self.state.borrow_mut();
+            let before = st.store.evictions();
+            st.store.insert(path, entry);
+            st.store.evictions() != before
+        };
+        if evicted {
+            // Dropped keys free their slots only at the next registry operation: free them now
+            // so evicted tables can be collected.
+            lua.expire_registry_values();
+        }
         Ok(())
     }
 

@@ -53,12 +53,15 @@ where
     m.add_method("cancel", |lua, this, handle: u64| {
         this.core().cancel(lua, handle)
     });
-    m.add_method("invalidate", |_, this, path: LuaValue| {
+    m.add_method("invalidate", |lua, this, path: LuaValue| {
         let path = path_arg(&path, "invalidate", 1)?;
-        Ok(this.core().invalidate(&path))
+        let had = this.core().invalidate(&path);
+        lua.expire_registry_values();
+        Ok(had)
     });
-    m.add_method("clear_all", |_, this, ()| {
+    m.add_method("clear_all", |lua, this, ()| {
         this.core().clear_all();
+        lua.expire_registry_values();
         Ok(())
     });
     m.add_method("stats", |lua, this, ()| this.core().stats_table(lua));

@@ -63,13 +63,20 @@ extern "C" fn flush_at_exit() {
 
 /// Waits (at most `limit` in all) until every lane of the process is idle. True if they are.
 pub fn flush_all(limit: Duration) -> bool {
-    let deadline = Instant::now() + limit;
+    let deadline = deadline_after(limit);
     let lanes: Vec<Arc<Lane>> = {
         let mut reg = registry().lock().unwrap_or_else(|e| e.into_inner());
         reg.retain(|w| w.strong_count() > 0);
         reg.iter().filter_map(Weak::upgrade).collect()
     };
     lanes.iter().all(|l| l.wait_idle(None, deadline))
+}
+
+/// `now + limit`, saturating at a year from now (an `Instant` cannot hold `Duration::MAX`).
+pub fn deadline_after(limit: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(limit)
+        .unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600))
 }
 
 impl Lane {
@@ -150,8 +157,7 @@ impl Lane {
     /// Blocks until `key` is idle, with no deadline (a hung file system hangs this caller, as
     /// any blocking read of it would).
     pub fn wait_key(&self, key: &LaneKey) {
-        let far = Instant::now() + Duration::from_secs(365 * 24 * 3600);
-        self.wait_idle(Some(key), far);
+        self.wait_idle(Some(key), deadline_after(Duration::MAX));
     }
 
     /// Blocks until `key` (None: every key) has no job running or waiting, or `deadline`

@@ -275,7 +275,6 @@ impl Runtime {
 impl Drop for Runtime {
     /// The Lua state is closing: accepted writes still reach the disk (bounded wait).
     fn drop(&mut self) {
-        let deadline = Instant::now() + FLUSH_LIMIT;
-        self.lane.wait_idle(None, deadline);
+        self.lane.wait_idle(None, lane::deadline_after(FLUSH_LIMIT));
     }
 }
