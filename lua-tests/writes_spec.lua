@@ -6,13 +6,16 @@ local fscache = require("fscache")
 
 local BIG = 8 * 1024 * 1024
 
--- Queues a large durable write of `path` (its fsync keeps the lane busy for a while) and
--- returns a table filled with its callback's results.
+-- Queues a large durable write of `path` (its fsync keeps the lane busy for a while), waits
+-- until it runs, and returns a table filled with its callback's results.
 local function slow_write(files, path)
   local got = {}
   files:write(path, string.rep("z", BIG), function(...)
     got.res = pack(...)
   end)
+  assert(wait_until(function()
+    return fscache.pool_stats().writes_running > 0 or got.res ~= nil
+  end))
   return got
 end
 
@@ -194,6 +197,24 @@ describe("write coalescing", function()
     end
     assert.are.equal("w3", read_file(p))
     assert.are.equal(2, files:stats().writes_coalesced)
+  end)
+
+  it("a burst of writes issued by one stretch of Lua code collapses before any starts", function()
+    local p = dir .. "/f"
+    local n = 0
+    for i = 1, 100 do
+      files:write(p, "burst" .. i, function(ok)
+        assert.is_true(ok)
+        n = n + 1
+      end)
+    end
+    assert.is_true(wait_until(function()
+      return n == 100
+    end))
+    local s = files:stats()
+    assert.are.equal(100, s.writes)
+    assert.are.equal(99, s.writes_coalesced)
+    assert.are.equal("burst100", read_file(p))
   end)
 
   it("writes of different paths and different caches are not coalesced", function()

@@ -91,6 +91,19 @@ fn setup(lua: &Lua, opts: Option<LuaTable>) -> LuaResult<()> {
             )));
         }
     }
+    match opts.get::<LuaValue>("write_threads")? {
+        LuaValue::Nil => {}
+        LuaValue::Integer(n) if (1..=64).contains(&n) => rt.lane().pool().set_limit(n as usize),
+        LuaValue::Number(n) if (1.0..=64.0).contains(&n) && n.fract() == 0.0 => {
+            rt.lane().pool().set_limit(n as usize)
+        }
+        v => {
+            let got = lua_util::describe(&v);
+            return Err(LuaError::runtime(format!(
+                "bad option 'write_threads' to 'setup' (integer 1..64 expected, got {got})"
+            )));
+        }
+    }
     match opts.get::<LuaValue>("slice_ms")? {
         LuaValue::Nil => {}
         LuaValue::Integer(n) if n > 0 => rt.set_slice(Duration::from_millis(n as u64)),
@@ -186,6 +199,10 @@ fn native(lua: &Lua) -> LuaResult<LuaTable> {
             t.set("delivered", rt.delivered())?;
             t.set("slice_ms", rt.slice().as_secs_f64() * 1000.0)?;
             t.set("worker_nice", rt.pool().nice())?;
+            t.set("write_threads", rt.lane().pool().limit())?;
+            let (w_running, w_queued) = rt.lane().pool().load();
+            t.set("writes_running", w_running)?;
+            t.set("writes_queued", w_queued)?;
             let w = rt.watcher().stats();
             t.set("watching", w.active)?;
             t.set("watches", w.watches)?;

@@ -167,7 +167,7 @@ impl Runtime {
     }
 
     /// Queues `work` on the write lane under `key` (one at a time per key; a job still waiting
-    /// is replaced, see [`Lane::push`]). Returns (this job's id, the replaced job's id); the
+    /// is replaced, see [`Lane::push`]); held jobs start at the next dispatch. Returns (this job's id, the replaced job's id); the
     /// replaced job's handler is dropped here and never runs.
     pub fn submit_write<T, W>(
         &self,
@@ -184,9 +184,17 @@ impl Runtime {
             id,
             work: Box::new(move || Box::new(work()) as Box<dyn Any + Send>),
         };
-        let replaced = self.lane.push(key, job);
+        let (replaced, first_held) = self.lane.push(key, job);
         if let Some(old) = replaced {
             self.cancel(old);
+        }
+        if first_held {
+            // The burst ends when the Lua code that issued it yields to the loop.
+            let lane = Arc::clone(&self.lane);
+            self.post(move |_| {
+                lane.release();
+                Ok(())
+            });
         }
         (id, replaced)
     }
