@@ -68,8 +68,9 @@ end
 
 ---Pool settings: `threads` (jobs in flight), `slice_ms` (dispatch time budget), `worker_nice`
 ---(0..19, default 10: pool threads yield the CPU to the loop), `watch_limit` (inotify watches
----used to validate hits without a pool trip; 0 or false turns that off).
----@param opts { threads?: integer, slice_ms?: number, worker_nice?: integer, watch_limit?: integer|false }
+---used to validate hits without a pool trip; 0 or false turns that off), `write_threads`
+---(threads of the write lane, 1..64, default 4).
+---@param opts { threads?: integer, slice_ms?: number, worker_nice?: integer, watch_limit?: integer|false, write_threads?: integer }
 function M.setup(opts)
   if opts ~= nil and type(opts) ~= "table" then
     error("bad argument #1 to 'setup' (table expected, got " .. type(opts) .. ")", 2)
