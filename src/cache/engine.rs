@@ -18,7 +18,7 @@ use crate::runtime::{JobResult, LaneKey, Runtime};
 use crate::watch::{Armed, WatchRef};
 
 use super::entries::{Entry, Store};
-use super::jobs::{Barrier, Job, Jobs, Waiter};
+use super::jobs::{Job, Jobs, Waiter};
 use super::loader::{Built, Loader, Memo};
 use super::validate::{is_racy, run_job, JobOutput, Outcome};
 
@@ -550,7 +550,7 @@ impl<L: Loader> Core<L> {
             .jobs
             .barriers
             .entry(path.to_vec())
-            .or_insert_with(Barrier::default);
+            .or_default();
         b.latest = id;
         if replaced.is_none() {
             b.outstanding += 1;
