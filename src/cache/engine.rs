@@ -546,11 +546,7 @@ impl<L: Loader> Core<L> {
         if replaced.is_some() {
             st.counters.writes_coalesced += 1;
         }
-        let b = st
-            .jobs
-            .barriers
-            .entry(path.to_vec())
-            .or_default();
+        let b = st.jobs.barriers.entry(path.to_vec()).or_default();
         b.latest = id;
         if replaced.is_none() {
             b.outstanding += 1;
