@@ -147,6 +147,25 @@ function FileCache:get_json(path, opts, cb) end
 ---@return fscache.ErrorCode|nil code
 function FileCache:get_json_sync(path, opts) end
 
+---Inside a coroutine: many files at once, one suspension. `entries[i]` is the entry of
+---`paths[i]` or false; `errors[i]` nil or the failure message ("ENOENT: ...: /x").
+---@async
+---@param paths string[]
+---@return (fscache.Entry|false)[] entries
+---@return table<integer, string> errors
+function FileCache:get_many_async(paths) end
+
+---Callback form of get_many_async: `cb(entries, errors)`, later, once, on the main thread.
+---@param paths string[]
+---@param cb fun(entries: (fscache.Entry|false)[], errors: table<integer, string>)
+function FileCache:get_many(paths, cb) end
+
+---Blocking form of get_many_async (reads in parallel; delivers other results while waiting).
+---@param paths string[]
+---@return (fscache.Entry|false)[] entries
+---@return table<integer, string> errors
+function FileCache:get_many_sync(paths) end
+
 ---Inside a coroutine: atomically replaces `path` and updates the cache.
 ---@async
 ---@param path string

@@ -17,6 +17,7 @@ use crate::lua_util::{deliver, failure};
 use crate::runtime::{JobResult, LaneKey, Runtime};
 use crate::watch::{Armed, WatchRef};
 
+use super::batch::{answer, Batch, Notify};
 use super::entries::{Entry, Store};
 use super::jobs::{Job, Jobs, Waiter};
 use super::loader::{Built, Loader, Memo};
@@ -136,7 +137,8 @@ impl<L: Loader> Core<L> {
             match st.jobs.barriers.get_mut(path.as_slice()) {
                 Some(b) => {
                     let wait_for = b.latest;
-                    b.readers.push((wait_for, mode, (handle, key)));
+                    b.readers
+                        .push((wait_for, mode, (handle, Notify::Callback(key))));
                     return Ok(handle);
                 }
                 None => (handle, key),
@@ -153,12 +155,55 @@ impl<L: Loader> Core<L> {
                 };
                 match core.peek(lua, &path, mode)? {
                     Some(values) => deliver(lua, vec![key], values),
-                    None => core.join_or_start(path, mode, (handle, key)),
+                    None => core.join_or_start(path, mode, (handle, Notify::Callback(key))),
                 }
             });
             return Ok(handle);
         }
-        self.join_or_start(path, mode, (handle, key))?;
+        self.join_or_start(path, mode, (handle, Notify::Callback(key)))?;
+        Ok(handle)
+    }
+
+    /// Asynchronous batch: every path is got as by [`Core::get`], and `cb(entries, errors)` is
+    /// called once, later, when the last one is answered. Returns a handle for [`Core::cancel`].
+    pub fn get_many(
+        self: &Rc<Self>,
+        lua: &Lua,
+        paths: Vec<Vec<u8>>,
+        mode: L::Mode,
+        cb: LuaFunction,
+    ) -> LuaResult<u64> {
+        let batch = Batch::new(lua, paths.len(), cb)?;
+        let handle = {
+            let mut st = self.state.borrow_mut();
+            let handle = st.jobs.next_handle();
+            st.jobs.batches.insert(handle, Rc::downgrade(&batch));
+            handle
+        };
+        for (i, path) in paths.into_iter().enumerate() {
+            let slot = Notify::Slot(Rc::clone(&batch), i + 1);
+            let waiting = {
+                let mut st = self.state.borrow_mut();
+                match st.jobs.barriers.get_mut(path.as_slice()) {
+                    Some(b) => {
+                        let wait_for = b.latest;
+                        b.readers.push((wait_for, mode, (handle, slot)));
+                        None
+                    }
+                    None => Some(slot),
+                }
+            };
+            let Some(slot) = waiting else { continue };
+            match self.peek(lua, &path, mode)? {
+                Some(values) => answer(lua, vec![slot], values)?,
+                None => self.join_or_start(path, mode, (handle, slot))?,
+            }
+        }
+        let core = Rc::clone(self);
+        self.runtime()?.post(move |lua: &Lua| {
+            core.state.borrow_mut().jobs.batches.remove(&handle);
+            batch.submitted(lua)
+        });
         Ok(handle)
     }
 
@@ -180,6 +225,10 @@ impl<L: Loader> Core<L> {
     /// never called. A read nobody waits for any more still fills the cache, unless it was
     /// detached, in which case its result is dropped too. True if the waiter was still waiting.
     pub fn cancel(&self, lua: &Lua, handle: u64) -> LuaResult<bool> {
+        let batch = self.state.borrow_mut().jobs.batches.remove(&handle);
+        if let Some(b) = batch {
+            return Ok(b.upgrade().is_some_and(|b| b.cancel()));
+        }
         let (key, dropped) = {
             let mut st = self.state.borrow_mut();
             match st.jobs.cancel(handle) {
@@ -270,9 +319,9 @@ impl<L: Loader> Core<L> {
         }
         let watch = if job.detached { None } else { watch };
         let values = self.apply(lua, &job.path, job.mode, outcome, !job.detached, watch)?;
-        deliver(
+        answer(
             lua,
-            job.waiters.into_iter().map(|(_, k)| k).collect(),
+            job.waiters.into_iter().map(|(_, n)| n).collect(),
             values,
         )
     }
@@ -601,7 +650,7 @@ impl<L: Loader> Core<L> {
                 Some(table) => {
                     self.count(|c| c.hits += 1);
                     let values = L::answer(lua, &table?, mode)?;
-                    deliver(lua, vec![waiter.1], values)
+                    answer(lua, vec![waiter.1], values)
                 }
                 None => self.join_or_start(path.to_vec(), mode, waiter),
             };
