@@ -30,7 +30,7 @@ BENCH_OUT="$OUT" BENCH_NATIVE="$NATIVE" BENCH_PIN="$CPU" \
   $PIN nvim -u NONE -i NONE -n --headless -l benches/bench.lua
 # Standalone benches (each writes its own <name>.md into $OUT): the write-heavy load and the
 # eviction trace.
-for extra in writes eviction; do
+for extra in writes eviction batch; do
   BENCH_OUT="$OUT" $PIN nvim -u NONE -i NONE -n --headless -l "benches/$extra.lua"
 done
 gnuplot -e "datafile='$OUT/chart.dat'; outfile='$OUT/chart.png'" benches/chart.gp

@@ -166,6 +166,8 @@ impl<L: Loader> Core<L> {
 
     /// Asynchronous batch: every path is got as by [`Core::get`], and `cb(entries, errors)` is
     /// called once, later, when the last one is answered. Returns a handle for [`Core::cancel`].
+    /// The paths are handed out in slices of the dispatch budget, so a big batch never holds
+    /// the loop longer than one slice.
     pub fn get_many(
         self: &Rc<Self>,
         lua: &Lua,
@@ -180,31 +182,75 @@ impl<L: Loader> Core<L> {
             st.jobs.batches.insert(handle, Rc::downgrade(&batch));
             handle
         };
-        for (i, path) in paths.into_iter().enumerate() {
-            let slot = Notify::Slot(Rc::clone(&batch), i + 1);
-            let waiting = {
-                let mut st = self.state.borrow_mut();
-                match st.jobs.barriers.get_mut(path.as_slice()) {
-                    Some(b) => {
-                        let wait_for = b.latest;
-                        b.readers.push((wait_for, mode, (handle, slot)));
-                        None
-                    }
-                    None => Some(slot),
-                }
-            };
-            let Some(slot) = waiting else { continue };
-            match self.peek(lua, &path, mode)? {
-                Some(values) => answer(lua, vec![slot], values)?,
-                None => self.join_or_start(path, mode, (handle, slot))?,
+        let rest = paths
+            .into_iter()
+            .enumerate()
+            .collect::<Vec<_>>()
+            .into_iter();
+        self.hand_out(lua, handle, batch, rest, mode)?;
+        Ok(handle)
+    }
+
+    /// Hands out batch paths for one dispatch slice, then posts itself for the rest; once all
+    /// are out, marks the batch submitted (always from a posted handler: never synchronously).
+    fn hand_out(
+        self: &Rc<Self>,
+        lua: &Lua,
+        handle: u64,
+        batch: Rc<Batch>,
+        mut rest: std::vec::IntoIter<(usize, Vec<u8>)>,
+        mode: L::Mode,
+    ) -> LuaResult<()> {
+        let rt = self.runtime()?;
+        let start = std::time::Instant::now();
+        let budget = rt.slice();
+        let mut n = 0usize;
+        let mut more = false;
+        for (i, path) in rest.by_ref() {
+            self.batch_one(lua, handle, &batch, i + 1, path, mode)?;
+            n += 1;
+            if n % 32 == 0 && start.elapsed() >= budget {
+                more = true;
+                break;
             }
         }
         let core = Rc::clone(self);
-        self.runtime()?.post(move |lua: &Lua| {
+        rt.post(move |lua: &Lua| {
+            if more {
+                return core.hand_out(lua, handle, batch, rest, mode);
+            }
             core.state.borrow_mut().jobs.batches.remove(&handle);
             batch.submitted(lua)
         });
-        Ok(handle)
+        Ok(())
+    }
+
+    fn batch_one(
+        self: &Rc<Self>,
+        lua: &Lua,
+        handle: u64,
+        batch: &Rc<Batch>,
+        i: usize,
+        path: Vec<u8>,
+        mode: L::Mode,
+    ) -> LuaResult<()> {
+        let slot = Notify::Slot(Rc::clone(batch), i);
+        let waiting = {
+            let mut st = self.state.borrow_mut();
+            match st.jobs.barriers.get_mut(path.as_slice()) {
+                Some(b) => {
+                    let wait_for = b.latest;
+                    b.readers.push((wait_for, mode, (handle, slot)));
+                    None
+                }
+                None => Some(slot),
+            }
+        };
+        let Some(slot) = waiting else { return Ok(()) };
+        match self.peek(lua, &path, mode)? {
+            Some(values) => answer(lua, vec![slot], values),
+            None => self.join_or_start(path, mode, (handle, slot)),
+        }
     }
 
     /// Joins the read of `path` in flight, or starts one, for `waiter`.
