@@ -257,7 +257,19 @@ struct TempPath {
     armed: bool,
 }
 
+/// Temp files of writes in progress in this process (for [`remove_unfinished_temps`]).
+static UNFINISHED: std::sync::Mutex<Vec<CString>> = std::sync::Mutex::new(Vec::new());
+
+fn unfinished() -> std::sync::MutexGuard<'static, Vec<CString>> {
+    UNFINISHED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl TempPath {
+    fn new(path: CString) -> TempPath {
+        unfinished().push(path.clone());
+        TempPath { path, armed: true }
+    }
+
     fn disarm(mut self) {
         self.armed = false;
     }
@@ -270,6 +282,21 @@ impl Drop for TempPath {
             unsafe {
                 libc::unlink(self.path.as_ptr());
             }
+        }
+        let mut list = unfinished();
+        if let Some(i) = list.iter().position(|p| *p == self.path) {
+            list.swap_remove(i);
+        }
+    }
+}
+
+/// Removes the temp files of writes still in progress (the process is exiting and will not wait
+/// for them: their targets stay as they were). Best effort.
+pub fn remove_unfinished_temps() {
+    for p in unfinished().drain(..) {
+        // SAFETY: `p` is NUL-terminated.
+        unsafe {
+            libc::unlink(p.as_ptr());
         }
     }
 }
@@ -294,15 +321,7 @@ fn create_temp(split: &Split) -> Result<(TempPath, OwnedFd), i32> {
             libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW,
             0o600,
         ) {
-            Ok(fd) => {
-                return Ok((
-                    TempPath {
-                        path: cname,
-                        armed: true,
-                    },
-                    fd,
-                ))
-            }
+            Ok(fd) => return Ok((TempPath::new(cname), fd)),
             Err(libc::EEXIST) => last = libc::EEXIST,
             Err(errno) => return Err(errno),
         }

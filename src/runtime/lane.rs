@@ -74,10 +74,6 @@ fn registry() -> &'static Mutex<Vec<Weak<Lane>>> {
     &LANES
 }
 
-extern "C" fn flush_at_exit() {
-    flush_all(FLUSH_LIMIT);
-}
-
 /// Waits (at most `limit` in all) until every lane of the process is idle. True if they are.
 pub fn flush_all(limit: Duration) -> bool {
     let deadline = deadline_after(limit);
@@ -87,6 +83,14 @@ pub fn flush_all(limit: Duration) -> bool {
         reg.iter().filter_map(Weak::upgrade).collect()
     };
     lanes.iter().all(|l| l.wait_idle(None, deadline))
+}
+
+extern "C" fn flush_at_exit() {
+    if !flush_all(FLUSH_LIMIT) {
+        // A write still hangs (a stuck file system): the process exits without it; its target
+        // keeps what it had, and its temp file does not stay behind.
+        crate::fs::remove_unfinished_temps();
+    }
 }
 
 /// `now + limit`, saturating at a year from now (an `Instant` cannot hold `Duration::MAX`).

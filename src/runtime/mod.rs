@@ -296,6 +296,8 @@ impl Runtime {
 impl Drop for Runtime {
     /// The Lua state is closing: accepted writes still reach the disk (bounded wait).
     fn drop(&mut self) {
-        self.lane.wait_idle(None, lane::deadline_after(FLUSH_LIMIT));
+        if !self.lane.wait_idle(None, lane::deadline_after(FLUSH_LIMIT)) {
+            crate::fs::remove_unfinished_temps();
+        }
     }
 }
