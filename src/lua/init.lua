@@ -96,6 +96,22 @@ end
 M._native = native
 M._await = await
 
+-- End-user settings: `vim.g.fscache = { threads = ..., worker_nice = ..., watch_limit = ...,
+-- slice_ms = ... }`, applied once when the module loads (process-wide, like setup). A bad value
+-- is a warning, never a failed require.
+if await.in_nvim and type(vim.g) == "table" then
+  local opts = vim.g.fscache
+  local ok, err = true, nil
+  if type(opts) == "table" then
+    ok, err = pcall(native.setup, opts)
+  elseif opts ~= nil then
+    ok, err = false, "table expected, got " .. type(opts)
+  end
+  if not ok then
+    vim.notify("fscache: vim.g.fscache ignored: " .. tostring(err), vim.log.levels.WARN)
+  end
+end
+
 -- Neovim: attach to its loop so results arrive without any call from the user.
 if await.in_nvim and (vim.uv or vim.loop) then
   loop.attach(vim.uv or vim.loop)
