@@ -9,8 +9,8 @@
 --
 -- `it` registers a test with the harness running the spec (busted's `it`, from
 -- `require("busted")`, or the global `it` of plenary's harness) whose body runs in a coroutine
--- driven to completion: by vim.wait inside Neovim, by the luv loop fscache is attached to, or by
--- fscache's own blocking wait. The body's error fails the test with its traceback; a body still
+-- driven to completion: by vim.wait inside Neovim, else by the luv loop (fscache attaches to luv
+-- when it is installed and fscache is not attached yet), else by fscache's own blocking wait. The body's error fails the test with its traceback; a body still
 -- running after the time-out fails it with a message naming the time-out.
 
 local fscache = require("fscache")
@@ -29,6 +29,14 @@ local function wait_until(done, timeout_ms)
     return
   end
   local native = fscache._native
+  if not fscache.attached() then
+    -- outside Neovim: attach to luv when it is installed, so callback APIs (timers, fs) awaited
+    -- with fscache.await run too; else fscache's own blocking wait drives its results
+    local ok, luv = pcall(require, "luv")
+    if ok and type(luv) == "table" then
+      fscache.attach(luv)
+    end
+  end
   local uv = package.loaded.luv
   if uv and fscache.attached() then
     -- fscache's completions arrive through the luv loop; other callbacks (timers) run too
@@ -42,6 +50,9 @@ local function wait_until(done, timeout_ms)
     end
     timer:stop()
     timer:close()
+    -- run the close callbacks now (of this timer and of handles the body closed): luv under
+    -- Lua 5.4 crashes at exit when a closed handle's callback never ran
+    uv.run("nowait")
     return
   end
   local deadline = native.now_ms() + timeout_ms
