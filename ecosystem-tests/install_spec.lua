@@ -55,7 +55,7 @@ local function start_server()
   local bad = srv .. "/bad/v" .. VERSION .. "/"
   assert(sh(("cp %s %s"):format(shell_quote(ROOT .. "/dist/" .. ART.luajit), shell_quote(bad))))
   write_file(bad .. ART.luajit .. ".sha256", string.rep("0", 64) .. "  " .. ART.luajit .. "\n")
-  local log = srv .. "/../" .. srv:match("[^/]+$") .. ".http.log"
+  local log = srv .. ".http.log"
   local ok, out = sh(
     ("cd %s && (timeout 900 python3 -u -m http.server --bind 127.0.0.1 0 >%s 2>&1 & echo $!)"):format(
       shell_quote(srv),
@@ -81,8 +81,8 @@ local function stop_server()
     server.pid = nil
   end
   if server.dir then
-    rm_rf(server.dir)
     os.remove(server.log)
+    rm_rf(server.dir)
   end
 end
 

@@ -32,6 +32,9 @@ linux-*) build="cargo zigbuild"; libname=libfscache.so ;;
 *) build="cargo build"; libname=libfscache.dylib ;;
 esac
 
+# sha256sum format ("<hex>  <name>"); macOS has shasum
+sum256() { if command -v sha256sum >/dev/null 2>&1; then sha256sum "$1"; else shasum -a 256 "$1"; fi; }
+
 mkdir -p dist
 for abi in luajit lua51 lua54; do
   if [ "$abi" = luajit ]; then features="--features luajit"; else features="--no-default-features --features $abi"; fi
@@ -41,7 +44,7 @@ for abi in luajit lua51 lua54; do
   art="fscache-$version-$platform-$abi.so"
   cp "target/dist/$abi/$triple/release/$libname" "dist/$art.tmp"
   mv -f "dist/$art.tmp" "dist/$art"
-  (cd dist && sha256sum "$art" >"$art.sha256")
+  (cd dist && sum256 "$art" >"$art.sha256")
 done
 
 # The binary rock: install a "none"-type rockspec from a staging directory into a scratch tree,
