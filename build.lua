@@ -22,6 +22,9 @@
 local DEFAULT_URL = "https://github.com/fscache/fscache/releases/download"
 
 local root = debug.getinfo(1, "S").source:match("^@(.*)[/\\]build%.lua$") or "."
+if root:sub(1, 1) ~= "/" and not root:match("^%a:") and os.getenv("PWD") then
+  root = os.getenv("PWD") .. (root == "." and "" or ("/" .. root))
+end
 local windows = package.config:sub(1, 1) == "\\"
 local VERSION = dofile(root .. "/lua/fscache/version.lua")
 local ABI = os.getenv("FSCACHE_ABI") or "luajit"
@@ -98,10 +101,12 @@ local function run(argv, stream)
     local ok = os.execute(line)
     return ok == true or ok == 0, ""
   end
-  local p = assert(io.popen(line .. " 2>&1"))
+  -- the shell echoes the status: LuaJIT's popen close() does not return it
+  local p = assert(io.popen("(" .. line .. ') 2>&1; echo "__exit=$?"'))
   local out = p:read("*a")
-  local ok = p:close()
-  return ok == true or ok == 0, out
+  p:close()
+  local status = tonumber(out:match("__exit=(%d+)%s*$"))
+  return status == 0, (out:gsub("__exit=%d+%s*$", ""))
 end
 
 -- Whether `name` is a command on PATH.

@@ -93,7 +93,11 @@ local function load_library(path, fix)
   if type(mod) == "table" then
     rawset(mod, "_library_path", path)
     rawset(mod, "_expected_version", expected)
-    if expected and mod.version ~= expected then
+    -- once per Lua state: the native side's shared table outlives a re-require
+    local shared = type(mod._native) == "table" and type(mod._native.shared) == "function" and mod._native.shared()
+      or {}
+    if expected and mod.version ~= expected and not shared.stale_warned then
+      shared.stale_warned = true
       notify_warn(
         ("fscache: stale native library: %s is version %s, these Lua files expect %s.\n  fix: %s"):format(
           path,

@@ -108,7 +108,9 @@ if await.in_nvim and type(vim.g) == "table" then
     ok, err = false, "table expected, got " .. type(opts)
   end
   if not ok then
-    vim.notify("fscache: vim.g.fscache ignored: " .. tostring(err), vim.log.levels.WARN)
+    -- the first line of the error, without mlua's "runtime error: " prefix and traceback
+    local msg = tostring(err):match("^[^\n]*"):gsub("^runtime error: ", "")
+    vim.notify("fscache: vim.g.fscache ignored: " .. msg, vim.log.levels.WARN)
   end
 end
 
