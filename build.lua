@@ -154,8 +154,7 @@ end
 local function target_lib()
   local target = os.getenv("CARGO_TARGET_DIR") or (root .. "/target")
   local _, uname = run({ "uname", "-s" })
-  local name = windows and "fscache.dll"
-    or ((uname or ""):match("^Darwin") and "libfscache.dylib" or "libfscache.so")
+  local name = windows and "fscache.dll" or ((uname or ""):match("^Darwin") and "libfscache.dylib" or "libfscache.so")
   if target:sub(1, 1) ~= "/" and not target:match("^%a:") then
     target = root .. "/" .. target
   end

@@ -45,13 +45,17 @@ local server = {}
 -- bad/v<version>/ with the LuaJIT library and a wrong .sha256.
 local function start_server()
   local srv = assert(uv.fs_realpath(tmpdir()))
-  assert(sh(("cd %s && ln -s %s rocks && mkdir good bad bad/v%s && ln -s %s good/v%s"):format(
-    shell_quote(srv),
-    shell_quote(ROOT .. "/dist"),
-    VERSION,
-    shell_quote(ROOT .. "/dist"),
-    VERSION
-  )))
+  assert(
+    sh(
+      ("cd %s && ln -s %s rocks && mkdir good bad bad/v%s && ln -s %s good/v%s"):format(
+        shell_quote(srv),
+        shell_quote(ROOT .. "/dist"),
+        VERSION,
+        shell_quote(ROOT .. "/dist"),
+        VERSION
+      )
+    )
+  )
   local bad = srv .. "/bad/v" .. VERSION .. "/"
   assert(sh(("cp %s %s"):format(shell_quote(ROOT .. "/dist/" .. ART.luajit), shell_quote(bad))))
   write_file(bad .. ART.luajit .. ".sha256", string.rep("0", 64) .. "  " .. ART.luajit .. "\n")
@@ -91,13 +95,11 @@ end
 local function release_checkout()
   local dir = assert(uv.fs_realpath(tmpdir()))
   local ok, out = sh(
-    ("git ls-files -z --cached --others --exclude-standard | xargs -0 tar -cf - 2>/dev/null | tar -xf - -C %s"
+    (
+      "git ls-files -z --cached --others --exclude-standard | xargs -0 tar -cf - 2>/dev/null | tar -xf - -C %s"
       .. " && cd %s && rm -f lua/fscache.so && git init -q && git add -A"
-      .. " && git -c user.name=t -c user.email=t@t commit -qm release && git tag v%s"):format(
-      shell_quote(dir),
-      shell_quote(dir),
-      VERSION
-    )
+      .. " && git -c user.name=t -c user.email=t@t commit -qm release && git tag v%s"
+    ):format(shell_quote(dir), shell_quote(dir), VERSION)
   )
   assert(ok, out)
   return dir
@@ -338,7 +340,9 @@ for _, m in ipairs(seen) do print("NOTIFY " .. m) end' -c 'qa!']]):format(NVIM, 
       it(("install for %s with --only-server, no cargo, and the module works"):format(case.lua), function()
         local tree = assert(uv.fs_realpath(tmpdir()))
         trees[case.lua] = tree
-        local config = case.lua == "luajit" and ("LUAROCKS_CONFIG=" .. shell_quote(ROOT .. "/scripts/luarocks-luajit.lua") .. " ") or ""
+        local config = case.lua == "luajit"
+            and ("LUAROCKS_CONFIG=" .. shell_quote(ROOT .. "/scripts/luarocks-luajit.lua") .. " ")
+          or ""
         local ok, out = run(
           tree,
           ("%sluarocks --lua-version=%s --tree=%s install fscache --only-server=%s/rocks"):format(
@@ -382,11 +386,15 @@ print("TESTING " .. require("fscache.testing").timeout_ms)']]):format(case.ver, 
         end
         -- luarocks test with the installed rockspec, on the installed library
         local libdir = tree .. "/testlib"
-        assert(sh(("mkdir -p %s && ln -s %s %s"):format(
-          shell_quote(libdir),
-          shell_quote(("%s/lib/lua/%s/fscache_%s.so"):format(tree, case.ver, case.abi)),
-          shell_quote(libdir .. "/fscache.so")
-        )))
+        assert(
+          sh(
+            ("mkdir -p %s && ln -s %s %s"):format(
+              shell_quote(libdir),
+              shell_quote(("%s/lib/lua/%s/fscache_%s.so"):format(tree, case.ver, case.abi)),
+              shell_quote(libdir .. "/fscache.so")
+            )
+          )
+        )
         local rockspec = ("%s/lib/luarocks/rocks-%s/fscache/%s-1/fscache-%s-1.rockspec"):format(
           tree,
           case.ver,

@@ -24,7 +24,8 @@ function _G.it(name, fn)
       hooks_after[#hooks_after + 1] = h
     end
   end
-  tests[#tests + 1] = { name = table.concat(stack, " ") .. " " .. name, fn = fn, before = hooks_before, after = hooks_after }
+  tests[#tests + 1] =
+    { name = table.concat(stack, " ") .. " " .. name, fn = fn, before = hooks_before, after = hooks_after }
 end
 
 function _G.before_each(fn)

@@ -34,7 +34,7 @@ function M.check()
   local ok, fscache = pcall(require, "fscache")
   if not ok then
     health.error("require('fscache') failed:\n" .. tostring(fscache), {
-      "lazy.nvim: add build = \"build.lua\" to the plugin spec and run :Lazy build fscache",
+      'lazy.nvim: add build = "build.lua" to the plugin spec and run :Lazy build fscache',
       "a checkout: make build (downloads the release library, or builds it with cargo)",
       "see :help fscache-install",
     })

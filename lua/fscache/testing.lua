@@ -103,8 +103,10 @@ function M.run(fn, timeout_ms)
   end
   if not finished then
     error(
-      ("fscache.testing: the test body did not finish within its time-out of %s ms"
-        .. " (pass a larger timeout_ms, or set FSCACHE_TEST_TIMEOUT)"):format(tostring(timeout_ms)),
+      (
+        "fscache.testing: the test body did not finish within its time-out of %s ms"
+        .. " (pass a larger timeout_ms, or set FSCACHE_TEST_TIMEOUT)"
+      ):format(tostring(timeout_ms)),
       0
     )
   end
