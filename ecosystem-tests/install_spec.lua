@@ -218,6 +218,16 @@ print("SIZE " .. assert(f.FileCache.new():get_sync("Cargo.toml")).size)' -c 'qa!
       assert.is_nil(uv.fs_stat(dir .. "/lua/fscache.so"))
     end)
 
+    it("rejects a bad FSCACHE_BUILD or FSCACHE_ABI, naming the variable", function()
+      local ok, out = run(dir, "FSCACHE_BUILD=sometimes luajit build.lua")
+      assert.is_false(ok, out)
+      assert.matches("FSCACHE_BUILD must be auto, download or source, not sometimes", out, 1, true)
+      ok, out = run(dir, "FSCACHE_ABI=lua53 luajit build.lua")
+      assert.is_false(ok, out)
+      assert.matches("FSCACHE_ABI must be luajit, lua51 or lua54, not lua53", out, 1, true)
+      assert.is_nil(uv.fs_stat(dir .. "/lua/fscache.so"))
+    end)
+
     it("FSCACHE_BUILD=source without cargo says so", function()
       local ok, out = run(dir, "FSCACHE_BUILD=source luajit build.lua")
       assert.is_false(ok, out)
