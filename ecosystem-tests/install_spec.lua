@@ -8,7 +8,8 @@
 local uv = test_uv
 local ROOT = assert(uv.fs_realpath("."))
 local VERSION = dofile("lua/fscache/version.lua")
-local PLATFORM = "linux-x86_64"
+-- this machine's artifacts (make dist builds for the machine it runs on)
+local PLATFORM = "linux-" .. (select(2, sh("uname -m")):gsub("%s+$", ""):gsub("^arm64$", "aarch64"))
 local ART = {}
 for _, abi in ipairs({ "luajit", "lua51", "lua54" }) do
   ART[abi] = ("fscache-%s-%s-%s.so"):format(VERSION, PLATFORM, abi)
@@ -248,7 +249,7 @@ print("SIZE " .. assert(f.FileCache.new():get_sync("Cargo.toml")).size)' -c 'qa!
       assert.matches("library: " .. dir .. "/lua/fscache.so", out, 1, true)
       assert.matches("OK version " .. VERSION .. " matches the Lua files", out, 1, true)
       assert.matches("Lua: LuaJIT", out, 1, true)
-      assert.matches("platform: Linux x86_64", out, 1, true)
+      assert.matches("platform: Linux " .. PLATFORM:gsub("^linux%-", ""), out, 1, true)
       assert.matches("pool: 3 threads", out, 1, true)
       assert.matches("watches in use", out, 1, true)
       assert.is_nil(out:find("ERROR", 1, true), out)
@@ -437,7 +438,7 @@ print("TESTING " .. require("fscache.testing").timeout_ms)']]):format(case.ver, 
       if task == "nvim" then
         -- Neovim's default search path lacks the system's Lua 5.1 modules (busted): add them, as nlua does
         paths = paths .. "/usr/share/lua/5.1/?.lua;/usr/share/lua/5.1/?/init.lua"
-        cpaths = cpaths .. "/usr/lib/x86_64-linux-gnu/lua/5.1/?.so"
+        cpaths = cpaths .. "/usr/lib/" .. PLATFORM:gsub("^linux%-", "") .. "-linux-gnu/lua/5.1/?.so"
       end
       local vars = ver == "5.4" and ("LUA_PATH_5_4=%s LUA_CPATH_5_4=%s"):format(shell_quote(paths), shell_quote(cpaths))
         or ("LUA_PATH=%s LUA_CPATH=%s"):format(shell_quote(paths), shell_quote(cpaths))

@@ -2,7 +2,8 @@
 # make dist: release artifacts in dist/ for this platform (linux-x86_64 by default), no network.
 #   fscache-<version>-<platform>-<abi>.so (+ .sha256, sha256sum format) for abi luajit, lua51,
 #     lua54; on Linux built with cargo-zigbuild against glibc 2.17 (DIST_TARGET, default
-#     x86_64-unknown-linux-gnu.2.17), so they load on any distribution of the last ten years;
+#     <this machine's arch>-unknown-linux-gnu.2.17), so they load on any distribution of the
+#     last ten years; on macOS with cargo (x86_64-apple-darwin, aarch64-apple-darwin);
 #   fscache-<version>-1.<platform>.rock: one binary rock for Lua 5.1 (LuaJIT and PUC) and 5.4,
 #     carrying the three libraries as fscache_<abi>.so and the loader lua/fscache/init.lua as
 #     the `fscache` module (it picks the library by `jit` / _VERSION), plus fscache.version,
@@ -18,7 +19,13 @@ cargo_version=$(sed -n '/^\[package\]/,/^\[/s/^version = "\(.*\)"$/\1/p' Cargo.t
 [ "$version" = "$cargo_version" ] || {
   echo "dist: lua/fscache/version.lua says $version, Cargo.toml $cargo_version" >&2; exit 1; }
 
-target=${DIST_TARGET:-x86_64-unknown-linux-gnu.2.17}
+case "$(uname -s)-$(uname -m)" in
+Darwin-x86_64) default_target=x86_64-apple-darwin ;;
+Darwin-arm64) default_target=aarch64-apple-darwin ;;
+*-aarch64 | *-arm64) default_target=aarch64-unknown-linux-gnu.2.17 ;;
+*) default_target=x86_64-unknown-linux-gnu.2.17 ;;
+esac
+target=${DIST_TARGET:-$default_target}
 case "$target" in
 x86_64-unknown-linux-gnu*) platform=linux-x86_64 ;;
 aarch64-unknown-linux-gnu*) platform=linux-aarch64 ;;
