@@ -182,6 +182,40 @@ print("SIZE " .. assert(f.FileCache.new():get_sync("Cargo.toml")).size)' -c 'qa!
       assert.matches("SIZE %d+", out)
     end)
 
+    it("downloads inside a lazy.nvim build task, yielding, before the plugin is on the runtimepath", function()
+      -- lazy.nvim loadfile()s build.lua and resumes it in its task coroutine on later ticks;
+      -- `require("lazy.async").running()` names that task. The checkout is not on 'runtimepath'.
+      write_file(
+        dir .. "/lazy_case.lua",
+        ([[
+local tasks = setmetatable({}, { __mode = "k" })
+package.loaded["lazy.async"] = {
+  running = function()
+    local co = coroutine.running()
+    return co and tasks[co]
+  end,
+}
+assert(not vim.o.rtp:find(%q, 1, true))
+local co = coroutine.create(assert(loadfile(%q)))
+tasks[co] = { name = "fscache" }
+local resumes = 0
+while coroutine.status(co) ~= "dead" do
+  local ok, msg = coroutine.resume(co)
+  assert(ok, msg)
+  resumes = resumes + 1
+  vim.wait(5)
+end
+print("RESUMES " .. resumes)
+]]):format(dir, dir .. "/build.lua")
+      )
+      local ok, out =
+        run("/", ("FSCACHE_DOWNLOAD_URL=%s/good %s -l %s"):format(server.url, NVIM, dir .. "/lazy_case.lua"))
+      assert(ok, out)
+      assert.matches("fscache: downloaded " .. ART.luajit, out, 1, true)
+      assert.is_true(tonumber(out:match("RESUMES (%d+)")) > 1, out)
+      assert.are.equal(sha256(ROOT .. "/dist/" .. ART.luajit), sha256(dir .. "/lua/fscache.so"))
+    end)
+
     it("downloads with `make build` (LuaJIT runs build.lua)", function()
       local ok, out = run(dir, ("make build FSCACHE_DOWNLOAD_URL=%s/good"):format(server.url))
       assert(ok, out)
