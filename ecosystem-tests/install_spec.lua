@@ -289,6 +289,34 @@ print("RESUMES " .. resumes)
       assert.is_nil(out:find("ERROR", 1, true), out)
     end)
 
+    it(":checkhealth fscache without a library is an ERROR that says how to get one", function()
+      local ok, out = run(
+        dir,
+        ([[%s --cmd 'set rtp^=%s' -c 'lua vim.g.fscache = { watch_limit = 0 }' -c 'checkhealth fscache' -c 'lua io.stdout:write(table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n"), "\n")' -c 'qa!']]):format(
+          NVIM,
+          dir
+        )
+      )
+      assert(ok, out)
+      assert.matches("ERROR require('fscache') failed", out, 1, true)
+      assert.matches("the native library is not built", out, 1, true)
+      assert.matches(":Lazy build fscache", out, 1, true)
+      -- with the library, watch_limit = 0 is reported as off
+      ok, out = run(dir, ("FSCACHE_DOWNLOAD_URL=%s/good luajit build.lua"):format(server.url))
+      assert(ok, out)
+      ok, out = run(
+        dir,
+        ([[%s --cmd 'set rtp^=%s' -c 'lua vim.g.fscache = { watch_limit = 0 }' -c 'checkhealth fscache' -c 'lua io.stdout:write(table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n"), "\n")' -c 'qa!']]):format(
+          NVIM,
+          dir
+        )
+      )
+      assert(ok, out)
+      assert.matches("watcher: off (watch_limit = 0)", out, 1, true)
+      assert.matches("vim.g.fscache = { watch_limit = 0 }", out, 1, true)
+      assert.is_nil(out:find("ERROR", 1, true), out)
+    end)
+
     it("warns once about a stale library, naming both versions and the fix", function()
       local ok, out = run(dir, ("FSCACHE_DOWNLOAD_URL=%s/good luajit build.lua"):format(server.url))
       assert(ok, out)

@@ -92,7 +92,7 @@ function M.check()
   )
   local g = vim.g.fscache
   if g ~= nil then
-    health.info("vim.g.fscache = " .. vim.inspect(g))
+    health.info("vim.g.fscache = " .. vim.inspect(g, { newline = " ", indent = "" }))
   end
   if s.watch_limit == nil or uname.sysname ~= "Linux" then
     health.info("watcher: inotify is Linux only; here hits are validated with stat on the pool")
