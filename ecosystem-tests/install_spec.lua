@@ -390,8 +390,20 @@ for _, m in ipairs(seen) do print("NOTIFY " .. m) end' -c 'qa!']]):format(NVIM, 
     it("warns about a bad value instead of failing the require", function()
       local ok, out = nvim_with('vim.g.fscache = { threads = "many" }')
       assert(ok, out)
-      assert.matches("NOTIFY 3:fscache: vim.g.fscache ignored: bad option 'threads' to 'setup'", out, 1, true)
-      assert.matches("THREADS %d+", out)
+      assert.matches(
+        "NOTIFY 3:fscache: vim.g.fscache.threads ignored: bad option 'threads' to 'setup' (integer 1..1024 expected, got string)",
+        out,
+        1,
+        true
+      )
+      assert.is_nil(out:find("traceback", 1, true), out)
+      assert.matches("THREADS %d+ SLICE 2 ", out)
+      -- the good options apply, each bad or unknown one is named
+      ok, out = nvim_with("vim.g.fscache = { threads = 3, slice_ms = -1, colour = 1 }")
+      assert(ok, out)
+      assert.matches("THREADS 3 SLICE 2", out, 1, true)
+      assert.matches("NOTIFY 3:fscache: vim.g.fscache.slice_ms ignored: bad option 'slice_ms'", out, 1, true)
+      assert.matches("NOTIFY 3:fscache: vim.g.fscache: unknown option colour", out, 1, true)
       ok, out = nvim_with("vim.g.fscache = 5")
       assert(ok, out)
       assert.matches("NOTIFY 3:fscache: vim.g.fscache ignored: table expected, got number", out, 1, true)

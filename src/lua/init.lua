@@ -97,20 +97,36 @@ M._native = native
 M._await = await
 
 -- End-user settings: `vim.g.fscache = { threads = ..., worker_nice = ..., watch_limit = ...,
--- slice_ms = ... }`, applied once when the module loads (process-wide, like setup). A bad value
--- is a warning, never a failed require.
+-- slice_ms = ... }`, applied once when the module loads (process-wide, like setup). Each option
+-- is applied on its own: a bad or unknown one is a warning naming it, never a failed require.
 if await.in_nvim and type(vim.g) == "table" then
   local opts = vim.g.fscache
-  local ok, err = true, nil
-  if type(opts) == "table" then
-    ok, err = pcall(native.setup, opts)
-  elseif opts ~= nil then
-    ok, err = false, "table expected, got " .. type(opts)
+  local function warn(msg)
+    vim.notify("fscache: " .. msg, vim.log.levels.WARN)
   end
-  if not ok then
-    -- the first line of the error, without mlua's "runtime error: " prefix and traceback
-    local msg = tostring(err):match("^[^\n]*"):gsub("^runtime error: ", "")
-    vim.notify("fscache: vim.g.fscache ignored: " .. msg, vim.log.levels.WARN)
+  if type(opts) == "table" then
+    local known = { threads = 1, worker_nice = 2, watch_limit = 3, slice_ms = 4 }
+    for _, key in ipairs({ "threads", "worker_nice", "watch_limit", "slice_ms" }) do
+      if opts[key] ~= nil then
+        local ok, err = pcall(native.setup, { [key] = opts[key] })
+        if not ok then
+          -- the first line of the error, without mlua's "runtime error: " prefix and traceback
+          local msg = tostring(err):match("^[^\n]*"):gsub("^runtime error: ", "")
+          warn("vim.g.fscache." .. key .. " ignored: " .. msg)
+        end
+      end
+    end
+    for key in pairs(opts) do
+      if not known[key] then
+        warn(
+          ("vim.g.fscache: unknown option %s (known: threads, worker_nice, watch_limit, slice_ms)"):format(
+            tostring(key)
+          )
+        )
+      end
+    end
+  elseif opts ~= nil then
+    warn("vim.g.fscache ignored: table expected, got " .. type(opts))
   end
 end
 
