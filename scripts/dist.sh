@@ -9,7 +9,7 @@
 #     the `fscache` module (it picks the library by `jit` / _VERSION), plus fscache.version,
 #     fscache.health, fscache.testing and doc/;
 #   manifest (luarocks-admin make_manifest): dist/ served over HTTP is a rocks server.
-# Each ABI builds in its own target/dist/<abi> directory, so a second run without source changes
+# Each ABI builds in its own target/dist/<abi> directory (under $CARGO_TARGET_DIR when set), so a second run without source changes
 # only copies (cargo's own fingerprints). Needs cargo, cargo-zigbuild + ziglang (pip), luarocks.
 set -eu
 cd "$(dirname "$0")/.."
@@ -42,14 +42,15 @@ esac
 # sha256sum format ("<hex>  <name>"); macOS has shasum
 sum256() { if command -v sha256sum >/dev/null 2>&1; then sha256sum "$1"; else shasum -a 256 "$1"; fi; }
 
+dist_target="${CARGO_TARGET_DIR:-target}/dist"
 mkdir -p dist
 for abi in luajit lua51 lua54; do
   if [ "$abi" = luajit ]; then features="--features luajit"; else features="--no-default-features --features $abi"; fi
   echo "dist: $build --release --target $target $features"
   # shellcheck disable=SC2086 # word lists
-  CARGO_TARGET_DIR="target/dist/$abi" $build --release --locked --target "$target" $features
+  CARGO_TARGET_DIR="$dist_target/$abi" $build --release --locked --target "$target" $features
   art="fscache-$version-$platform-$abi.so"
-  cp "target/dist/$abi/$triple/release/$libname" "dist/$art.tmp"
+  cp "$dist_target/$abi/$triple/release/$libname" "dist/$art.tmp"
   mv -f "dist/$art.tmp" "dist/$art"
   (cd dist && sum256 "$art" >"$art.sha256")
 done
