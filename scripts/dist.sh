@@ -9,8 +9,8 @@
 #     the `fscache` module (it picks the library by `jit` / _VERSION), plus fscache.version,
 #     fscache.health, fscache.testing and doc/;
 #   manifest (luarocks-admin make_manifest): dist/ served over HTTP is a rocks server.
-# Each ABI builds in its own target/dist/<abi> directory (under $CARGO_TARGET_DIR when set), so a second run without source changes
-# only copies (cargo's own fingerprints). Needs cargo, cargo-zigbuild + ziglang (pip), luarocks.
+# Each ABI builds in its own target/dist/<abi> directory (under $CARGO_TARGET_DIR when set), so
+# a second run without source changes only copies (cargo's own fingerprints). Needs cargo, cargo-zigbuild + ziglang (pip), luarocks.
 set -eu
 cd "$(dirname "$0")/.."
 repo=$(pwd)
