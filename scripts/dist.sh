@@ -10,7 +10,8 @@
 #     fscache.health, fscache.testing and doc/;
 #   manifest (luarocks-admin make_manifest): dist/ served over HTTP is a rocks server.
 # Each ABI builds in its own target/dist/<abi> directory (under $CARGO_TARGET_DIR when set), so
-# a second run without source changes only copies (cargo's own fingerprints). Needs cargo, cargo-zigbuild + ziglang (pip), luarocks.
+# a second run without source changes only copies (cargo's own fingerprints).
+# Needs cargo, cargo-zigbuild + ziglang (pip), luarocks.
 set -eu
 cd "$(dirname "$0")/.."
 repo=$(pwd)
