@@ -227,6 +227,32 @@ print("RESUMES " .. resumes)
       assert.matches("loads in lua5.4", out, 1, true)
     end)
 
+    it("downloads with wget when curl is not on PATH", function()
+      -- a PATH of links to every command of the cargo-free PATH except curl
+      local bin = dir .. "/.nocurl-bin"
+      -- (ln keeps the first of equal names, as PATH lookup does)
+      local ok, out = sh(
+        ('mkdir -p %s && for d in $(echo %s | tr ":" " "); do ln -s "$d"/* %s/ 2>/dev/null; done; rm -f %s/curl'):format(
+          shell_quote(bin),
+          shell_quote(NOCARGO),
+          shell_quote(bin),
+          shell_quote(bin)
+        )
+      )
+      assert(ok, out)
+      ok, out = sh(
+        ("cd %s && env -u LUA_PATH -u LUA_CPATH PATH=%s FSCACHE_DOWNLOAD_URL=%s/good timeout 120 sh -c %s"):format(
+          shell_quote(dir),
+          shell_quote(bin),
+          server.url,
+          shell_quote("command -v curl || luajit build.lua")
+        )
+      )
+      assert(ok, out)
+      assert.matches("fscache: downloaded " .. ART.luajit, out, 1, true)
+      assert.are.equal(sha256(ROOT .. "/dist/" .. ART.luajit), sha256(dir .. "/lua/fscache.so"))
+    end)
+
     it("installs nothing on a checksum mismatch and leaves the existing library untouched", function()
       write_file(dir .. "/lua/fscache.so", "the old library")
       local before = assert(uv.fs_stat(dir .. "/lua/fscache.so"))
