@@ -209,7 +209,7 @@ impl<L: Loader> Core<L> {
         for (i, path) in rest.by_ref() {
             self.batch_one(lua, handle, &batch, i + 1, path, mode)?;
             n += 1;
-            if n % 32 == 0 && start.elapsed() >= budget {
+            if n.is_multiple_of(32) && start.elapsed() >= budget {
                 more = true;
                 break;
             }

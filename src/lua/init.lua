@@ -105,6 +105,40 @@ function M.flush_writes(timeout_ms)
   return native.flush_writes(timeout_ms)
 end
 
+-- End-user settings: `vim.g.fscache = { threads = ..., worker_nice = ..., watch_limit = ...,
+-- slice_ms = ... }`, applied once when the module loads (process-wide, like setup). Each option
+-- is applied on its own: a bad or unknown one is a warning naming it, never a failed require.
+if await.in_nvim and type(vim.g) == "table" then
+  local opts = vim.g.fscache
+  local function warn(msg)
+    vim.notify("fscache: " .. msg, vim.log.levels.WARN)
+  end
+  if type(opts) == "table" then
+    local known = { threads = 1, worker_nice = 2, watch_limit = 3, slice_ms = 4, write_threads = 5 }
+    for _, key in ipairs({ "threads", "worker_nice", "watch_limit", "slice_ms", "write_threads" }) do
+      if opts[key] ~= nil then
+        local ok, err = pcall(native.setup, { [key] = opts[key] })
+        if not ok then
+          -- the first line of the error, without mlua's "runtime error: " prefix and traceback
+          local msg = tostring(err):match("^[^\n]*"):gsub("^runtime error: ", "")
+          warn("vim.g.fscache." .. key .. " ignored: " .. msg)
+        end
+      end
+    end
+    for key in pairs(opts) do
+      if not known[key] then
+        warn(
+          ("vim.g.fscache: unknown option %s (known: threads, worker_nice, watch_limit, slice_ms, write_threads)"):format(
+            tostring(key)
+          )
+        )
+      end
+    end
+  elseif opts ~= nil then
+    warn("vim.g.fscache ignored: table expected, got " .. type(opts))
+  end
+end
+
 -- Neovim: attach to its loop so results arrive without any call from the user, and flush
 -- accepted writes when the editor exits (writes issued in VimLeavePre included).
 if await.in_nvim and (vim.uv or vim.loop) then
