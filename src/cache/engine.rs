@@ -171,8 +171,7 @@ impl<L: Loader> Core<L> {
     pub fn get_many(
         self: &Rc<Self>,
         lua: &Lua,
-        paths: Vec<Vec<u8>>,
-        mode: L::Mode,
+        paths: Vec<(Vec<u8>, L::Mode)>,
         cb: LuaFunction,
     ) -> LuaResult<u64> {
         let batch = Batch::new(lua, paths.len(), cb)?;
@@ -187,7 +186,7 @@ impl<L: Loader> Core<L> {
             .enumerate()
             .collect::<Vec<_>>()
             .into_iter();
-        self.hand_out(lua, handle, batch, rest, mode)?;
+        self.hand_out(lua, handle, batch, rest)?;
         Ok(handle)
     }
 
@@ -198,15 +197,14 @@ impl<L: Loader> Core<L> {
         lua: &Lua,
         handle: u64,
         batch: Rc<Batch>,
-        mut rest: std::vec::IntoIter<(usize, Vec<u8>)>,
-        mode: L::Mode,
+        mut rest: std::vec::IntoIter<(usize, (Vec<u8>, L::Mode))>,
     ) -> LuaResult<()> {
         let rt = self.runtime()?;
         let start = std::time::Instant::now();
         let budget = rt.slice();
         let mut n = 0usize;
         let mut more = false;
-        for (i, path) in rest.by_ref() {
+        for (i, (path, mode)) in rest.by_ref() {
             self.batch_one(lua, handle, &batch, i + 1, path, mode)?;
             n += 1;
             if n.is_multiple_of(32) && start.elapsed() >= budget {
@@ -217,7 +215,7 @@ impl<L: Loader> Core<L> {
         let core = Rc::clone(self);
         rt.post(move |lua: &Lua| {
             if more {
-                return core.hand_out(lua, handle, batch, rest, mode);
+                return core.hand_out(lua, handle, batch, rest);
             }
             core.state.borrow_mut().jobs.batches.remove(&handle);
             batch.submitted(lua)

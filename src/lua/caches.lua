@@ -116,34 +116,41 @@ local function check_paths(paths, fname)
 end
 
 ---Many files at once, suspending the calling coroutine once: `entries[i]` is the entry of
----`paths[i]` or `false`, `errors[i]` nil or the failure message ("ENOENT: ...: /x").
+---`paths[i]` or `false`, `errors[i]` nil or the failure message ("ENOENT: ...: /x"). With
+---`{ json = true }` (and optionally `jsonc = true`) `entries[i]` is the decoded JSON instead.
 ---@param paths string[]
----@return (fscache.Entry|false)[] entries, table<integer, string> errors
-function FileCache:get_many_async(paths)
+---@param opts? { json?: boolean, jsonc?: boolean }
+---@return (fscache.Entry|any|false)[] entries, table<integer, string> errors
+function FileCache:get_many_async(paths, opts)
   local n = check_self(self, FileCache, "get_many_async")
   paths = check_paths(paths, "get_many_async")
   return await.await(function(cb)
-    return n:get_many(paths, cb)
+    return n:get_many(paths, opts, cb)
   end, "get_many_async", "get_many", "get_many_sync", n)
 end
 
 ---Callback form of get_many_async: `cb(entries, errors)`, later, once, on the main thread.
 ---@param paths string[]
----@param cb fun(entries: (fscache.Entry|false)[], errors: table<integer, string>)
-function FileCache:get_many(paths, cb)
-  check_self(self, FileCache, "get_many"):get_many(check_paths(paths, "get_many"), cb)
+---@param opts? { json?: boolean, jsonc?: boolean }|fun(entries: table, errors: table)
+---@param cb? fun(entries: (fscache.Entry|any|false)[], errors: table<integer, string>)
+function FileCache:get_many(paths, opts, cb)
+  if cb == nil and type(opts) == "function" then
+    opts, cb = nil, opts
+  end
+  check_self(self, FileCache, "get_many"):get_many(check_paths(paths, "get_many"), opts, cb)
 end
 
 ---Blocking form of get_many_async (reads in parallel on the pool; delivers other fscache
 ---results while it waits, like fscache.block_on).
 ---@param paths string[]
----@return (fscache.Entry|false)[] entries, table<integer, string> errors
-function FileCache:get_many_sync(paths)
+---@param opts? { json?: boolean, jsonc?: boolean }
+---@return (fscache.Entry|any|false)[] entries, table<integer, string> errors
+function FileCache:get_many_sync(paths, opts)
   local n = check_self(self, FileCache, "get_many_sync")
   paths = check_paths(paths, "get_many_sync")
   return await.block_on(function()
     return await.await(function(cb)
-      return n:get_many(paths, cb)
+      return n:get_many(paths, opts, cb)
     end, "get_many_sync", "get_many", "get_many_sync", n)
   end, math.huge)
 end
