@@ -134,6 +134,66 @@ describe("runners", function()
     assert.matches("expected an async leaf", err)
   end)
 
+  it("fscache.run ends a coroutine once when its leaf raises and still calls back later", function()
+    local saved, ended = nil, {}
+    local co = fscache.run(function()
+      coroutine.yield(function(cb)
+        saved = cb
+        error("leaf boom")
+      end, 1)
+      return "resumed after on_error"
+    end, function(...)
+      ended[#ended + 1] = { "done", ... }
+    end, function(e)
+      ended[#ended + 1] = { "error", e }
+    end)
+    assert.are.equal(1, #ended)
+    assert.are.equal("error", ended[1][1])
+    assert.matches("leaf boom", ended[1][2])
+    saved("late result")
+    saved("later still")
+    assert.are.equal(1, #ended)
+    assert.are_not.equal("running", coroutine.status(co))
+  end)
+
+  it("fscache.run ends a coroutine once when its leaf calls back, then raises", function()
+    local ended = {}
+    fscache.run(function()
+      local v = coroutine.yield(function(cb)
+        cb("given")
+        error("leaf boom after the callback")
+      end, 1)
+      return v
+    end, function(...)
+      ended[#ended + 1] = { "done", ... }
+    end, function(e)
+      ended[#ended + 1] = { "error", e }
+    end)
+    assert.are.equal(1, #ended)
+    assert.are.equal("error", ended[1][1])
+    assert.matches("leaf boom after the callback", ended[1][2])
+  end)
+
+  it("fscache.run and block_on take 1,000,000 synchronous completions in a row", function()
+    local function body()
+      local sum = 0
+      for i = 1, 1000000 do
+        sum = sum + fscache.await(function(cb)
+          cb(i % 2)
+        end)
+      end
+      return sum
+    end
+    local got
+    fscache.run(body, function(sum)
+      got = sum
+    end, function(e)
+      got = e
+    end)
+    assert.are.equal(500000, got)
+    assert.are.equal(500000, fscache.block_on(body, 60000))
+  end)
+
   it("block_on returns fn's values, raises its error, and times out with a message", function()
     local content, n = fscache.block_on(function()
       return files:get_async(dir .. "/a").content, 7

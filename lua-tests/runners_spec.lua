@@ -1,5 +1,5 @@
 -- The runner matrix: every *_async method under every coroutine runner people use (small
--- runners written here from runner-protocols.md), on a hit, a miss and an error result, for
+-- runners written here from docs/runners.md), on a hit, a miss and an error result, for
 -- FileCache, DirectoryCache and writes. Each runner is detected the way the real one is.
 
 local fscache = require("fscache")
@@ -114,6 +114,20 @@ for _, r in ipairs(RUNNERS) do
         r.uninstall()
       end
       rm_rf(ctx.dir)
+    end)
+
+    it("takes 1,000,000 synchronous completions in a row in one coroutine", function()
+      local res, err = run_settled(r.start, function()
+        local sum = 0
+        for i = 1, 1000000 do
+          sum = sum + fscache.await(function(cb)
+            cb(i % 2)
+          end)
+        end
+        return sum
+      end, 60000, r.name .. ": did not finish")
+      assert.is_nil(err)
+      assert.are.equal(500000, res[1])
     end)
 
     for _, case in ipairs(CASES) do

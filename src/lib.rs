@@ -47,7 +47,13 @@ fn install_panic_hook() {
 }
 
 /// Embedded Lua sources, in load order: (name, source).
-const LUA_SOURCES: [(&str, &str); 5] = [
+const LUA_SOURCES: [(&str, &str); 11] = [
+    ("report", include_str!("lua/report.lua")),
+    ("deliver", include_str!("lua/deliver.lua")),
+    ("yield", include_str!("lua/yield.lua")),
+    ("adapters", include_str!("lua/adapters.lua")),
+    ("run", include_str!("lua/run.lua")),
+    ("block_on", include_str!("lua/block_on.lua")),
     ("await", include_str!("lua/await.lua")),
     ("runners", include_str!("lua/runners.lua")),
     ("loop", include_str!("lua/loop.lua")),

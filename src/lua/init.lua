@@ -3,7 +3,17 @@
 local native, chunks = ...
 
 local shared = native.shared()
-local await = chunks.await(native, shared)
+local base = chunks.report(shared)
+local deliver = chunks.deliver(native, base)
+local runner = chunks.run(shared, base)
+local await = chunks.await(
+  base,
+  deliver,
+  chunks.yield(),
+  chunks.adapters(shared, base),
+  runner,
+  chunks.block_on(native, base, runner.run)
+)
 chunks.runners(await, shared)
 local loop = chunks.loop(native, await, shared)
 local caches = chunks.caches(native, await)
