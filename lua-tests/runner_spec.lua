@@ -3,7 +3,7 @@
 local fscache = require("fscache")
 local unpack = table.unpack or unpack
 
--- A runner following plenary's protocol (runner-protocols.md §1): the leaf yields
+-- A runner following plenary's protocol (docs/runners.md, plenary): the leaf yields
 -- (fn, argc, ...); the runner calls fn with its step callback at position argc and resumes the
 -- coroutine with whatever that callback receives. Errors are raised, not passed to cb.
 local function plenary_shaped_run(fn, cb)

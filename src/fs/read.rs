@@ -18,7 +18,7 @@ pub struct FileData {
 }
 
 /// open(O_RDONLY|O_NONBLOCK|O_CLOEXEC) -> fstat -> must be a regular file -> size check against
-/// `max_size` -> read to EOF -> close (always). See the module contract in `DESIGN.md`.
+/// `max_size` -> read to EOF -> close (always).
 ///
 /// Errors: directory `EISDIR`; fifo/socket/device `EINVAL` "not a regular file (<kind>)"; larger
 /// than `max_size` (before or while reading) `EFBIG`; a NUL byte in `path` `EINVAL` without any
