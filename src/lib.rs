@@ -12,6 +12,7 @@ pub mod file_cache;
 pub mod fs;
 pub mod json;
 pub mod lua_util;
+mod options;
 pub mod runtime;
 pub mod watch;
 
@@ -62,77 +63,23 @@ const LUA_SOURCES: [(&str, &str); 11] = [
 ];
 
 fn setup(lua: &Lua, opts: Option<LuaTable>) -> LuaResult<()> {
+    const F: &str = "setup";
     let rt = Runtime::get(lua)?;
     let Some(opts) = opts else { return Ok(()) };
-    match opts.get::<LuaValue>("threads")? {
-        LuaValue::Nil => {}
-        LuaValue::Integer(n) if (1..=1024).contains(&n) => rt.pool().set_limit(n as usize),
-        LuaValue::Number(n) if (1.0..=1024.0).contains(&n) && n.fract() == 0.0 => {
-            rt.pool().set_limit(n as usize)
-        }
-        v => {
-            return Err(LuaError::runtime(format!(
-                "bad option 'threads' to 'setup' (integer 1..1024 expected, got {})",
-                lua_util::describe(&v)
-            )))
-        }
+    if let Some(n) = options::int_option(&opts, "threads", F, 1..=1024)? {
+        rt.pool().set_limit(n as usize);
     }
-    match opts.get::<LuaValue>("worker_nice")? {
-        LuaValue::Nil => {}
-        LuaValue::Integer(n) if (0..=19).contains(&n) => rt.pool().set_nice(n as i32),
-        LuaValue::Number(n) if (0.0..=19.0).contains(&n) && n.fract() == 0.0 => {
-            rt.pool().set_nice(n as i32)
-        }
-        v => {
-            let got = lua_util::describe(&v);
-            return Err(LuaError::runtime(format!(
-                "bad option 'worker_nice' to 'setup' (integer 0..19 expected, got {got})"
-            )));
-        }
+    if let Some(n) = options::int_option(&opts, "worker_nice", F, 0..=19)? {
+        rt.pool().set_nice(n as i32);
     }
-    match opts.get::<LuaValue>("watch_limit")? {
-        LuaValue::Nil => {}
-        LuaValue::Boolean(false) => rt.watcher().set_limit(0),
-        LuaValue::Integer(n) if n >= 0 => rt.watcher().set_limit(n as usize),
-        LuaValue::Number(n) if n >= 0.0 && n.fract() == 0.0 => rt.watcher().set_limit(n as usize),
-        v => {
-            let got = lua_util::describe(&v);
-            return Err(LuaError::runtime(format!(
-                "bad option 'watch_limit' to 'setup' (integer >= 0 or false expected, got {got})"
-            )));
-        }
+    if let Some(n) = options::int_or_false_option(&opts, "watch_limit", F, 0..=i64::MAX, 0)? {
+        rt.watcher()
+            .set_limit(usize::try_from(n).unwrap_or(usize::MAX));
     }
-    match opts.get::<LuaValue>("slice_ms")? {
-        LuaValue::Nil => {}
-        LuaValue::Integer(n) if n > 0 => rt.set_slice(Duration::from_millis(n as u64)),
-        LuaValue::Number(n) if n > 0.0 && n.is_finite() => rt.set_slice(millis(n)),
-        v => {
-            return Err(LuaError::runtime(format!(
-                "bad option 'slice_ms' to 'setup' (positive number expected, got {})",
-                lua_util::describe(&v)
-            )))
-        }
+    if let Some(d) = options::ms_option(&opts, "slice_ms", F)? {
+        rt.set_slice(d);
     }
     Ok(())
-}
-
-/// Non-negative milliseconds as a Duration, saturating: `Duration::from_secs_f64` panics on values
-/// too large for a Duration (1e300, inf), which a Lua caller can pass.
-fn millis(n: f64) -> Duration {
-    Duration::try_from_secs_f64(n / 1000.0).unwrap_or(Duration::MAX)
-}
-
-fn ms_arg(v: LuaValue, func: &str) -> LuaResult<Option<Duration>> {
-    match v {
-        LuaValue::Nil => Ok(None),
-        LuaValue::Integer(n) if n >= 0 => Ok(Some(Duration::from_millis(n as u64))),
-        // +inf (e.g. block_on(fn, math.huge)) means "no limit"; NaN fails `n >= 0.0`.
-        LuaValue::Number(n) if n >= 0.0 => Ok(Some(millis(n))),
-        v => Err(LuaError::runtime(format!(
-            "bad argument #1 to '{func}' (milliseconds: non-negative number expected, got {})",
-            lua_util::describe(&v)
-        ))),
-    }
 }
 
 /// The native table handed to the shim.
@@ -162,14 +109,14 @@ fn native(lua: &Lua) -> LuaResult<LuaTable> {
     n.set(
         "dispatch",
         lua.create_function(|lua, budget: LuaValue| {
-            let budget = ms_arg(budget, "dispatch")?;
+            let budget = options::ms_arg(&budget, "dispatch", 1)?;
             Runtime::get(lua)?.dispatch(lua, budget)
         })?,
     )?;
     n.set(
         "wait",
         lua.create_function(|lua, ms: LuaValue| {
-            let ms = ms_arg(ms, "wait")?.unwrap_or(Duration::from_secs(3600 * 24));
+            let ms = options::ms_arg(&ms, "wait", 1)?.unwrap_or(Duration::from_secs(3600 * 24));
             Ok(Runtime::get(lua)?.wait(ms))
         })?,
     )?;

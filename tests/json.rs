@@ -547,15 +547,15 @@ fn lua_argument_errors_name_the_argument() {
     let cases = [
         ("native.json_decode(nil)", "bad argument #1 to 'json_decode' (string expected, got nil)"),
         ("native.json_decode(1)", "bad argument #1 to 'json_decode' (string expected, got integer)"),
-        ("native.json_decode('1', 'x')", "bad argument #2 to 'json_decode' (table or nil expected, got string)"),
-        ("native.json_decode('1', { jsonc = 1 })", "bad argument #2 to 'json_decode' (boolean opts.jsonc expected, got integer)"),
-        ("native.json_decode('1', { path = {} })", "bad argument #2 to 'json_decode' (string opts.path expected, got table)"),
-        ("native.json_encode({}, { indent = 'x' })", "bad argument #2 to 'json_encode' (boolean or integer 0..64 opts.indent expected, got string)"),
-        ("native.json_encode({}, { indent = -1 })", "bad argument #2 to 'json_encode' (boolean or integer 0..64 opts.indent expected, got integer)"),
+        ("native.json_decode('1', 'x')", "bad argument #2 to 'json_decode' (options: table or nil expected, got string \"x\")"),
+        ("native.json_decode('1', { jsonc = 1 })", "bad option 'jsonc' to 'json_decode' (boolean expected, got number 1)"),
+        ("native.json_decode('1', { path = {} })", "bad option 'path' to 'json_decode' (string expected, got table)"),
+        ("native.json_encode({}, { indent = 'x' })", "bad option 'indent' to 'json_encode' (boolean or integer 0..64 expected, got string \"x\")"),
+        ("native.json_encode({}, { indent = -1 })", "bad option 'indent' to 'json_encode' (boolean or integer 0..64 expected, got number -1)"),
         ("native.json_configure(1)", "bad argument #1 to 'json_configure' (table expected, got integer)"),
-        ("native.json_configure({ null = 1 })", "bad argument #1 to 'json_configure' (opts.null must be a userdata, lightuserdata or table, got integer)"),
-        ("native.json_configure({ empty_dict_mt = 1 })", "bad argument #1 to 'json_configure' (opts.empty_dict_mt must be a table or nil, got integer)"),
-        ("native.json_configure({ array_mt = true })", "bad argument #1 to 'json_configure' (opts.array_mt must be a table or nil, got boolean)"),
+        ("native.json_configure({ null = 1 })", "bad option 'null' to 'json_configure' (userdata, lightuserdata or table expected, got number 1)"),
+        ("native.json_configure({ empty_dict_mt = 1 })", "bad option 'empty_dict_mt' to 'json_configure' (table expected, got number 1)"),
+        ("native.json_configure({ array_mt = true })", "bad option 'array_mt' to 'json_configure' (table expected, got boolean)"),
     ];
     for (chunk, want) in cases {
         let e = lua.load(chunk).exec().unwrap_err().to_string();

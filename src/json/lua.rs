@@ -9,6 +9,7 @@ use mlua::{ffi, RegistryKey};
 use serde_json::Value;
 
 use super::{decode_doc, doc_to_lua, encode, CODE, MAX_DEPTH};
+use crate::options::{bad_option, bool_option, int_in, options_arg, string_option, table_option};
 
 /// Registry name of the module-private empty-dict marker (used when no Neovim marker is
 /// configured, and still recognised after one is).
@@ -85,13 +86,6 @@ pub fn ctx(lua: &Lua) -> LuaResult<Rc<JsonLua>> {
     Ok(c)
 }
 
-fn bad_opt(func: &str, what: &str, got: &LuaValue) -> LuaError {
-    LuaError::runtime(format!(
-        "bad argument #1 to '{func}' ({what}, got {})",
-        got.type_name()
-    ))
-}
-
 /// Replaces the JSON context of this Lua state from
 /// `{ null = <value>, empty_dict_mt = <table|nil>, array_mt = <table|nil> }`.
 ///
@@ -108,22 +102,21 @@ pub fn configure(lua: &Lua, opts: LuaTable) -> LuaResult<()> {
         LuaValue::Nil => LuaValue::NULL,
         v @ (LuaValue::LightUserData(_) | LuaValue::UserData(_) | LuaValue::Table(_)) => v,
         v => {
-            return Err(bad_opt(
+            return Err(bad_option(
+                "null",
                 F,
-                "opts.null must be a userdata, lightuserdata or table",
+                "userdata, lightuserdata or table",
                 &v,
             ))
         }
     };
-    let empty_dict_mt = match opts.get::<LuaValue>("empty_dict_mt")? {
-        LuaValue::Nil => private_dict_mt(lua)?,
-        LuaValue::Table(t) => t,
-        v => return Err(bad_opt(F, "opts.empty_dict_mt must be a table or nil", &v)),
+    let empty_dict_mt = match table_option(&opts, "empty_dict_mt", F)? {
+        Some(t) => t,
+        None => private_dict_mt(lua)?,
     };
-    let array_mt = match opts.get::<LuaValue>("array_mt")? {
-        LuaValue::Nil => None,
-        LuaValue::Table(t) => Some(lua.create_registry_value(t)?),
-        v => return Err(bad_opt(F, "opts.array_mt must be a table or nil", &v)),
+    let array_mt = match table_option(&opts, "array_mt", F)? {
+        Some(t) => Some(lua.create_registry_value(t)?),
+        None => None,
     };
     let c = JsonLua {
         null: lua.create_registry_value(null)?,
@@ -368,15 +361,6 @@ fn bad_arg(n: usize, func: &str, expected: &str, got: &LuaValue) -> LuaError {
     ))
 }
 
-/// `opts` must be nil or a table; returns the table if any.
-fn opts_table(n: usize, func: &str, opts: LuaValue) -> LuaResult<Option<LuaTable>> {
-    match opts {
-        LuaValue::Nil => Ok(None),
-        LuaValue::Table(t) => Ok(Some(t)),
-        v => Err(bad_arg(n, func, "table or nil", &v)),
-    }
-}
-
 type Ret = (LuaValue, Option<String>, Option<&'static str>);
 
 fn failed(message: String) -> Ret {
@@ -393,17 +377,9 @@ fn lua_decode(lua: &Lua, (s, opts): (LuaValue, LuaValue)) -> LuaResult<Ret> {
     };
     let mut jsonc = false;
     let mut path: Option<LuaString> = None;
-    if let Some(o) = opts_table(2, F, opts)? {
-        jsonc = match o.get::<LuaValue>("jsonc")? {
-            LuaValue::Nil => false,
-            LuaValue::Boolean(b) => b,
-            v => return Err(bad_arg(2, F, "boolean opts.jsonc", &v)),
-        };
-        path = match o.get::<LuaValue>("path")? {
-            LuaValue::Nil => None,
-            LuaValue::String(p) => Some(p),
-            v => return Err(bad_arg(2, F, "string opts.path", &v)),
-        };
+    if let Some(o) = options_arg(opts, F, 2)? {
+        jsonc = bool_option(&o, "jsonc", F)?.unwrap_or(false);
+        path = string_option(&o, "path", F)?;
     }
     let path_bytes = path.as_ref().map(|p| p.as_bytes());
     let path: &[u8] = path_bytes.as_deref().unwrap_or(b"<string>");
@@ -421,15 +397,14 @@ fn lua_decode(lua: &Lua, (s, opts): (LuaValue, LuaValue)) -> LuaResult<Ret> {
 fn lua_encode(lua: &Lua, (v, opts): (LuaValue, LuaValue)) -> LuaResult<Ret> {
     const F: &str = "json_encode";
     let mut indent = None;
-    if let Some(o) = opts_table(2, F, opts)? {
+    if let Some(o) = options_arg(opts, F, 2)? {
         indent = match o.get::<LuaValue>("indent")? {
             LuaValue::Nil | LuaValue::Boolean(false) => None,
             LuaValue::Boolean(true) => Some(2),
-            LuaValue::Integer(n) if (0..=64).contains(&n) => Some(n as usize),
-            LuaValue::Number(n) if n.fract() == 0.0 && (0.0..=64.0).contains(&n) => {
-                Some(n as usize)
-            }
-            v => return Err(bad_arg(2, F, "boolean or integer 0..64 opts.indent", &v)),
+            v => match int_in(&v, &(0..=64)) {
+                Some(n) => Some(n as usize),
+                None => return Err(bad_option("indent", F, "boolean or integer 0..64", &v)),
+            },
         };
     }
     match encode(lua, v, indent) {
