@@ -2,7 +2,7 @@
 //! is several times slower on short keys and showed up in profiles of the hot path). Keys here
 //! are paths the Lua program chose itself, so HashDoS resistance buys nothing.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// FxHash-style hasher: multiply-rotate over 8-byte words.
@@ -65,8 +65,6 @@ impl Hasher for FastHasher {
 
 /// `HashMap` with [`FastHasher`].
 pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
-/// `HashSet` with [`FastHasher`].
-pub type FastSet<K> = HashSet<K, BuildHasherDefault<FastHasher>>;
 
 #[cfg(test)]
 mod tests {

@@ -3,18 +3,61 @@
 //! `luaopen_fscache` builds the native table and hands it to the embedded Lua shim
 //! (`src/lua/*.lua`), which returns the public module.
 
+#![warn(missing_docs, unsafe_op_in_unsafe_fn)]
+
+// The cache engine; it moves to src/cache/ as crate-private modules with the cache-engine change.
+#[allow(missing_docs)]
 pub mod cache_core;
+#[allow(missing_docs)]
 pub mod cache_methods;
+#[allow(missing_docs)]
 pub mod dir_cache;
+#[allow(missing_docs, unsafe_op_in_unsafe_fn)]
 pub mod entry_table;
-pub mod fasthash;
+#[allow(missing_docs)]
 pub mod file_cache;
-pub mod fs;
-pub mod json;
-pub mod lua_util;
+
+mod fasthash;
+mod fs;
+mod json;
+mod lua_util;
 mod options;
-pub mod runtime;
-pub mod watch;
+mod runtime;
+mod watch;
+
+/// What the integration tests (`tests/*.rs`) reach inside the crate. Not a public API: it
+/// changes whenever the internals do.
+#[doc(hidden)]
+pub mod testing {
+    /// The file-system layer (`src/fs/`).
+    pub mod fs {
+        pub use crate::fs::{
+            read_dir, read_file, stat_path, write_atomic, EntryKind, FsError, Identity, Timestamp,
+        };
+    }
+
+    /// The JSON layer (`src/json/`).
+    pub mod json {
+        pub use crate::json::{
+            ctx, decode_doc, doc_to_lua, encode, is_jsonc_path, register, JsonDoc, JsonError,
+            MAX_DEPTH,
+        };
+
+        /// [`decode_doc`] as a `serde_json::Value`, to compare with `serde_json::json!` values.
+        pub fn decode(
+            bytes: &[u8],
+            jsonc: bool,
+            path: &[u8],
+        ) -> Result<serde_json::Value, JsonError> {
+            decode_doc(bytes, jsonc, path).map(|d| d.to_value())
+        }
+    }
+
+    /// Option parsing (`src/options.rs`).
+    pub mod options {
+        pub use crate::options::*;
+    }
+}
 
 use std::sync::{Mutex, Once};
 use std::time::{Duration, Instant};

@@ -14,7 +14,7 @@ const QUOTED_MAX: usize = 40;
 
 /// A bad value for a message: its type, plus the value of a number or (the start of) a string:
 /// `string "a"`, `number 2.5`, `table`.
-pub(crate) fn describe(v: &LuaValue) -> String {
+pub fn describe(v: &LuaValue) -> String {
     match v {
         LuaValue::Integer(i) => format!("number {i}"),
         LuaValue::Number(n) => format!("number {n}"),
@@ -30,7 +30,7 @@ pub(crate) fn describe(v: &LuaValue) -> String {
 
 /// The error for option `name` of function `func`: `bad option 'name' to 'func' (expected
 /// expected, got ...)`.
-pub(crate) fn bad_option(name: &str, func: &str, expected: &str, got: &LuaValue) -> LuaError {
+pub fn bad_option(name: &str, func: &str, expected: &str, got: &LuaValue) -> LuaError {
     LuaError::runtime(format!(
         "bad option '{name}' to '{func}' ({expected} expected, got {})",
         describe(got)
@@ -48,7 +48,7 @@ fn int_expected(range: &RangeInclusive<i64>) -> String {
 
 /// `v` as an integer in `range`: a Lua integer, or a float without fraction (LuaJIT and 5.1
 /// have floats only). None for anything else.
-pub(crate) fn int_in(v: &LuaValue, range: &RangeInclusive<i64>) -> Option<i64> {
+pub fn int_in(v: &LuaValue, range: &RangeInclusive<i64>) -> Option<i64> {
     let n = match *v {
         LuaValue::Integer(n) => n,
         // `as` saturates; the range check below rejects what saturated (and NaN, which is 0
@@ -60,7 +60,7 @@ pub(crate) fn int_in(v: &LuaValue, range: &RangeInclusive<i64>) -> Option<i64> {
 }
 
 /// Integer option `name` of `t`, within `range`.
-pub(crate) fn int_option(
+pub fn int_option(
     t: &LuaTable,
     name: &str,
     func: &str,
@@ -76,7 +76,7 @@ pub(crate) fn int_option(
 }
 
 /// Integer option `name` of `t` within `range`, where `false` means `off` (e.g. a limit of 0).
-pub(crate) fn int_or_false_option(
+pub fn int_or_false_option(
     t: &LuaTable,
     name: &str,
     func: &str,
@@ -99,7 +99,7 @@ pub(crate) fn int_or_false_option(
 }
 
 /// Boolean option `name` of `t`.
-pub(crate) fn bool_option(t: &LuaTable, name: &str, func: &str) -> LuaResult<Option<bool>> {
+pub fn bool_option(t: &LuaTable, name: &str, func: &str) -> LuaResult<Option<bool>> {
     match t.get::<LuaValue>(name)? {
         LuaValue::Nil => Ok(None),
         LuaValue::Boolean(b) => Ok(Some(b)),
@@ -108,7 +108,7 @@ pub(crate) fn bool_option(t: &LuaTable, name: &str, func: &str) -> LuaResult<Opt
 }
 
 /// String option `name` of `t`.
-pub(crate) fn string_option(t: &LuaTable, name: &str, func: &str) -> LuaResult<Option<LuaString>> {
+pub fn string_option(t: &LuaTable, name: &str, func: &str) -> LuaResult<Option<LuaString>> {
     match t.get::<LuaValue>(name)? {
         LuaValue::Nil => Ok(None),
         LuaValue::String(s) => Ok(Some(s)),
@@ -117,7 +117,7 @@ pub(crate) fn string_option(t: &LuaTable, name: &str, func: &str) -> LuaResult<O
 }
 
 /// Table option `name` of `t`.
-pub(crate) fn table_option(t: &LuaTable, name: &str, func: &str) -> LuaResult<Option<LuaTable>> {
+pub fn table_option(t: &LuaTable, name: &str, func: &str) -> LuaResult<Option<LuaTable>> {
     match t.get::<LuaValue>(name)? {
         LuaValue::Nil => Ok(None),
         LuaValue::Table(t) => Ok(Some(t)),
@@ -127,7 +127,7 @@ pub(crate) fn table_option(t: &LuaTable, name: &str, func: &str) -> LuaResult<Op
 
 /// Non-negative milliseconds as a Duration, saturating: `Duration::from_secs_f64` panics on
 /// values too large for a Duration (1e300, inf), which a Lua caller can pass.
-pub(crate) fn millis(n: f64) -> Duration {
+pub fn millis(n: f64) -> Duration {
     Duration::try_from_secs_f64(n / 1000.0).unwrap_or(Duration::MAX)
 }
 
@@ -144,7 +144,7 @@ fn ms_in(v: &LuaValue, zero_ok: bool) -> Option<Duration> {
 }
 
 /// Milliseconds option `name` of `t`: a positive number (fractions allowed).
-pub(crate) fn ms_option(t: &LuaTable, name: &str, func: &str) -> LuaResult<Option<Duration>> {
+pub fn ms_option(t: &LuaTable, name: &str, func: &str) -> LuaResult<Option<Duration>> {
     match t.get::<LuaValue>(name)? {
         LuaValue::Nil => Ok(None),
         v => match ms_in(&v, false) {
@@ -155,7 +155,7 @@ pub(crate) fn ms_option(t: &LuaTable, name: &str, func: &str) -> LuaResult<Optio
 }
 
 /// Milliseconds argument `#pos` of `func`: nil, or a non-negative number.
-pub(crate) fn ms_arg(v: &LuaValue, func: &str, pos: usize) -> LuaResult<Option<Duration>> {
+pub fn ms_arg(v: &LuaValue, func: &str, pos: usize) -> LuaResult<Option<Duration>> {
     if v.is_nil() {
         return Ok(None);
     }
@@ -168,7 +168,7 @@ pub(crate) fn ms_arg(v: &LuaValue, func: &str, pos: usize) -> LuaResult<Option<D
 }
 
 /// Argument `#pos` of `func` that holds options: nil or a table.
-pub(crate) fn options_arg(v: LuaValue, func: &str, pos: usize) -> LuaResult<Option<LuaTable>> {
+pub fn options_arg(v: LuaValue, func: &str, pos: usize) -> LuaResult<Option<LuaTable>> {
     match v {
         LuaValue::Nil => Ok(None),
         LuaValue::Table(t) => Ok(Some(t)),

@@ -138,11 +138,6 @@ impl Plan {
     /// Stub.
     #[cfg(not(target_os = "linux"))]
     pub fn confirm(&self, _setup: &mut Setup, _dev: u64, _plain: bool, _path: &[u8]) {}
-
-    /// The kind of path this plan covers.
-    pub fn kind(&self) -> Kind {
-        self.kind
-    }
 }
 
 /// Counters for `pool_stats()`.
