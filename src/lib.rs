@@ -206,6 +206,11 @@ fn native(lua: &Lua) -> LuaResult<LuaTable> {
         lua.create_function(|_, ()| Ok(LAST_PANIC.lock().ok().and_then(|s| s.clone())))?,
     )?;
     n.set("null", LuaValue::NULL)?;
+    // The directory entry type words, in listing-code order (src/fs/dir.rs is their one source).
+    n.set(
+        "entry_types",
+        lua.create_sequence_from(fs::EntryKind::WORDS)?,
+    )?;
     json::register(lua, &n)?;
     n.set(
         "shared",

@@ -35,6 +35,10 @@
 ---@field parses integer JSON documents decoded into Lua
 ---@field fast_hits integer hits answered without a pool trip (validated by the inotify watcher)
 ---@field trust_mtime boolean
+---@field writes integer writes performed (after coalescing)
+---@field writes_coalesced integer writes merged into a later write of the same path
+---@field evictions integer entries evicted to stay within max_bytes
+---@field max_bytes integer the byte budget of the cache's entries
 
 ---@class fscache.PoolStats
 ---@field threads integer
@@ -266,7 +270,9 @@ function fscache.empty_object() end
 ---@param opts fscache.SetupOptions
 function fscache.setup(opts) end
 
----Runtime counters.
+---Runtime counters: the pool (threads, running, queued, pending, delivered, slice_ms,
+---worker_nice) and the watcher (watching, watches, watch_limit, watched_paths, watch_events,
+---watch_inflight).
 ---@return fscache.PoolStats
 function fscache.pool_stats() end
 
