@@ -102,7 +102,7 @@ const LUA_SOURCES: [(&str, &str); 11] = [
     ("runners", include_str!("lua/runners.lua")),
     ("loop", include_str!("lua/loop.lua")),
     ("caches", include_str!("lua/caches.lua")),
-    ("init", include_str!("lua/init.lua")),
+    ("module", include_str!("lua/module.lua")),
 ];
 
 fn setup(lua: &Lua, opts: Option<LuaTable>) -> LuaResult<()> {
@@ -143,9 +143,9 @@ fn native(lua: &Lua) -> LuaResult<LuaTable> {
     let fd = rt.fd();
     n.set("fd", lua.create_function(move |_, ()| Ok(fd))?)?;
     n.set(
-        "drain",
+        "reset_wake",
         lua.create_function(|lua, ()| {
-            Runtime::get(lua)?.drain_wake();
+            Runtime::get(lua)?.reset_wake();
             Ok(())
         })?,
     )?;
@@ -243,8 +243,8 @@ pub fn open(lua: &Lua) -> LuaResult<LuaTable> {
             .into_function()?;
         chunks.set(name, f)?;
     }
-    let init: LuaFunction = chunks.get("init")?;
-    init.call((native, chunks))
+    let module: LuaFunction = chunks.get("module")?;
+    module.call((native, chunks))
 }
 
 #[mlua::lua_module(name = "fscache", skip_memory_check)]

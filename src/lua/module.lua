@@ -1,4 +1,5 @@
--- fscache/init.lua: assembles the public module from the native table and the other chunks.
+-- fscache/module.lua: assembles the public module from the native table and the other chunks.
+-- (Not the loader lua/fscache/init.lua, which finds and loads the compiled library.)
 
 local native, chunks = ...
 
@@ -26,7 +27,7 @@ local M = {
   run = await.run,
   block_on = await.block_on,
   attach = loop.attach,
-  detach = loop.detach,
+  detach = loop.close_poll,
   attached = loop.attached,
   dispatch = loop.dispatch,
   set_error_handler = await.set_error_handler,
@@ -98,7 +99,10 @@ function M.await(start)
   return await.await(start, "fscache.await", "a callback API", "fscache.block_on")
 end
 
----Runtime counters: threads, running, queued, pending, delivered, slice_ms.
+---Runtime counters: the pool (threads, running, queued, pending, delivered, slice_ms,
+---worker_nice) and the watcher (watching, watches, watch_limit, watched_paths, watch_events,
+---watch_inflight).
+---@return fscache.PoolStats
 function M.pool_stats()
   return native.pool_stats()
 end
