@@ -350,7 +350,7 @@ describe("hostile input to every public function", function()
       "new_dir_cache",
       "setup",
       "fd",
-      "drain",
+      "reset_wake",
       "dispatch",
       "pending",
       "pool_stats",

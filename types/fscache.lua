@@ -309,7 +309,9 @@ function fscache.empty_object() end
 ---@param opts fscache.SetupOptions
 function fscache.setup(opts) end
 
----Runtime counters.
+---Runtime counters: the pool (threads, running, queued, pending, delivered, slice_ms,
+---worker_nice) and the watcher (watching, watches, watch_limit, watched_paths, watch_events,
+---watch_inflight).
 ---@return fscache.PoolStats
 function fscache.pool_stats() end
 

@@ -23,6 +23,9 @@ use super::jobs::{Job, Jobs, Waiter};
 use super::loader::{Built, Loader, Memo};
 use super::validate::{is_racy, run_job, JobOutput, Outcome};
 
+/// Batch paths not handed out yet: (index, (path, view)).
+type BatchRest<M> = std::vec::IntoIter<(usize, (Vec<u8>, M))>;
+
 /// Cache options shared by both kinds (parsed in `options.rs`).
 #[derive(Clone, Copy, Debug)]
 pub struct Options {
@@ -197,7 +200,7 @@ impl<L: Loader> Core<L> {
         lua: &Lua,
         handle: u64,
         batch: Rc<Batch>,
-        mut rest: std::vec::IntoIter<(usize, (Vec<u8>, L::Mode))>,
+        mut rest: BatchRest<L::Mode>,
     ) -> LuaResult<()> {
         let rt = self.runtime()?;
         let start = std::time::Instant::now();
@@ -267,7 +270,7 @@ impl<L: Loader> Core<L> {
 
     /// Forgets the waiter `handle` (its owner was cancelled): its callback is released now and
     /// never called. A read nobody waits for any more still fills the cache, unless it was
-    /// detached, in which case its result is dropped too. True if the waiter was still waiting.
+    /// disowned, in which case its result is dropped too. True if the waiter was still waiting.
     pub fn cancel(&self, lua: &Lua, handle: u64) -> LuaResult<bool> {
         let batch = self.state.borrow_mut().jobs.batches.remove(&handle);
         if let Some(b) = batch {
@@ -320,7 +323,7 @@ impl<L: Loader> Core<L> {
                 path,
                 mode,
                 waiters,
-                detached: false,
+                disowned: false,
                 armed,
             },
         );
@@ -361,8 +364,8 @@ impl<L: Loader> Core<L> {
             }
             return self.start_job(job.path, job.mode, job.waiters);
         }
-        let watch = if job.detached { None } else { watch };
-        let values = self.apply(lua, &job.path, job.mode, outcome, !job.detached, watch)?;
+        let watch = if job.disowned { None } else { watch };
+        let values = self.apply(lua, &job.path, job.mode, outcome, !job.disowned, watch)?;
         answer(
             lua,
             job.waiters.into_iter().map(|(_, n)| n).collect(),
@@ -577,25 +580,25 @@ impl<L: Loader> Core<L> {
     }
 
     /// Stops in-flight reads of `path` from storing their (possibly older) result.
-    pub fn detach_reads(&self, path: &[u8]) {
-        self.state.borrow_mut().jobs.detach(path);
+    pub fn disown_reads(&self, path: &[u8]) {
+        self.state.borrow_mut().jobs.disown(path);
     }
 
-    /// Drops the entry of `path` (and detaches reads in flight). True if there was one.
+    /// Drops the entry of `path` (and disowns reads in flight: they answer but do not store). True if there was one.
     pub fn invalidate(&self, path: &[u8]) -> bool {
         let old = {
             let mut st = self.state.borrow_mut();
-            st.jobs.detach(path);
+            st.jobs.disown(path);
             st.store.remove(path)
         };
         old.is_some()
     }
 
-    /// Drops every entry and detaches every read in flight.
+    /// Drops every entry and disowns every read in flight.
     pub fn clear_all(&self) {
         let old = {
             let mut st = self.state.borrow_mut();
-            st.jobs.detach_all();
+            st.jobs.disown_all();
             st.store.clear()
         };
         drop(old);
@@ -645,7 +648,7 @@ impl<L: Loader> Core<L> {
             b.outstanding += 1;
         }
         // A get that joined a read started before this write must not get that read's result.
-        st.jobs.detach(path);
+        st.jobs.disown(path);
     }
 
     /// Whether a landed write `id` is newer than anything stored for `path` from a write (then

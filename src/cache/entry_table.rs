@@ -10,21 +10,6 @@ use mlua::prelude::*;
 
 use crate::fs::{DirListing, EntryKind, Identity, Timestamp};
 
-const KINDS: [EntryKind; 8] = [
-    EntryKind::File,
-    EntryKind::Directory,
-    EntryKind::Link,
-    EntryKind::Fifo,
-    EntryKind::Socket,
-    EntryKind::Char,
-    EntryKind::Block,
-    EntryKind::Unknown,
-];
-
-fn kind_index(k: EntryKind) -> i32 {
-    KINDS.iter().position(|x| *x == k).unwrap_or(7) as i32
-}
-
 /// A directory listing packed on the pool thread, so the Lua thread neither copies nor frees
 /// 10,000 small names: each name followed by a NUL byte, and one type byte per entry
 /// (1-based index into the luv type words).
@@ -49,7 +34,7 @@ impl PackedListing {
         for e in &l.entries {
             names.extend_from_slice(&e.name);
             names.push(0);
-            types.push(kind_index(e.kind) as u8 + 1);
+            types.push(e.kind.code());
         }
         PackedListing {
             names,
@@ -64,17 +49,12 @@ impl PackedListing {
         self.types.len()
     }
 
-    /// True for an empty directory.
-    pub fn is_empty(&self) -> bool {
-        self.types.is_empty()
-    }
-
     /// (name, type word) of each entry, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &'static str)> {
         self.names
             .split(|b| *b == 0)
             .zip(self.types.iter())
-            .map(|(n, t)| (n, KINDS[(*t as usize - 1).min(7)].as_str()))
+            .map(|(n, t)| (n, EntryKind::from_code(*t).as_str()))
     }
 
     /// Bytes of names (for `stats().bytes`).
@@ -83,13 +63,21 @@ impl PackedListing {
     }
 }
 
+/// # Safety
+/// Lua thread, with room for one more value on the stack.
 unsafe fn push_bytes(l: *mut ffi::lua_State, b: &[u8]) {
-    ffi::lua_pushlstring(l, b.as_ptr().cast(), b.len());
+    // SAFETY: as the caller promised; `b` outlives the call (Lua copies it).
+    unsafe { ffi::lua_pushlstring(l, b.as_ptr().cast(), b.len()) };
 }
 
+/// # Safety
+/// Lua thread, a table on top of the stack, room for one more value.
 unsafe fn set_int(l: *mut ffi::lua_State, key: &CStr, v: i64) {
-    ffi::lua_pushinteger(l, v as ffi::lua_Integer);
-    ffi::lua_setfield(l, -2, key.as_ptr());
+    // SAFETY: as the caller promised; `key` is NUL-terminated.
+    unsafe {
+        ffi::lua_pushinteger(l, v as ffi::lua_Integer);
+        ffi::lua_setfield(l, -2, key.as_ptr());
+    }
 }
 
 /// Runs `build` on the raw state; it must leave exactly one new table on top of the stack,
@@ -193,7 +181,7 @@ fn listing_capi(lua: &Lua, path: &[u8], l: &PackedListing) -> LuaResult<LuaTable
         // one entry table plus a key and a value at a time (15 slots); only the listing is left.
         unsafe {
             let base = ffi::lua_gettop(st);
-            for k in KINDS {
+            for k in EntryKind::ALL {
                 push_bytes(st, k.as_str().as_bytes());
             }
             // The two keys, pushed once: a raw set with a key already on the stack skips

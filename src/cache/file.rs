@@ -219,10 +219,12 @@ impl UserData for FileCache {
                     LuaValue::Table(t) => {
                         options::bool_field(t, "json", "get_many")?.unwrap_or(false)
                     }
-                    v => return Err(LuaError::runtime(format!(
+                    v => {
+                        return Err(LuaError::runtime(format!(
                         "bad argument #2 to 'get_many' (options: table or nil expected, got {})",
                         v.type_name()
-                    ))),
+                    )))
+                    }
                 };
                 let cb = callback_arg(cb, "get_many", 3)?;
                 let mut batch = Vec::with_capacity(paths.len());

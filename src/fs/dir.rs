@@ -7,8 +7,12 @@ use super::error::FsError;
 use super::identity::{now_realtime, Identity, Timestamp};
 use super::read::{c_path, fstat_fd, last_errno, open_fd};
 
-/// The type of a directory entry (symlinks are not followed).
+/// The type of a directory entry (symlinks are not followed). The one place the type words are
+/// spelled: Lua gets them from [`EntryKind::WORDS`] (`native.entry_types`), listings carry
+/// [`EntryKind::code`], and `lua-tests/types_spec.lua` checks the Lua side and the type
+/// annotations against that list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub enum EntryKind {
     /// Regular file.
     File,
@@ -29,30 +33,60 @@ pub enum EntryKind {
 }
 
 impl EntryKind {
-    /// "file","directory","link","fifo","socket","char","block","unknown" (luv's words)
+    /// Every kind, in [`EntryKind::code`] order.
+    pub const ALL: [EntryKind; 8] = [
+        EntryKind::File,
+        EntryKind::Directory,
+        EntryKind::Link,
+        EntryKind::Fifo,
+        EntryKind::Socket,
+        EntryKind::Char,
+        EntryKind::Block,
+        EntryKind::Unknown,
+    ];
+
+    /// The words Lua sees (luv's), in [`EntryKind::ALL`] order.
+    pub const WORDS: [&'static str; 8] = [
+        "file",
+        "directory",
+        "link",
+        "fifo",
+        "socket",
+        "char",
+        "block",
+        "unknown",
+    ];
+
+    /// The word Lua sees: "file", "directory", "link", "fifo", "socket", "char", "block",
+    /// "unknown".
     pub fn as_str(self) -> &'static str {
-        match self {
-            EntryKind::File => "file",
-            EntryKind::Directory => "directory",
-            EntryKind::Link => "link",
-            EntryKind::Fifo => "fifo",
-            EntryKind::Socket => "socket",
-            EntryKind::Char => "char",
-            EntryKind::Block => "block",
-            EntryKind::Unknown => "unknown",
-        }
+        Self::WORDS[self as usize]
+    }
+
+    /// 1-based position in [`EntryKind::ALL`] / [`EntryKind::WORDS`] (a Lua array index).
+    pub fn code(self) -> u8 {
+        self as u8 + 1
+    }
+
+    /// The kind with [`EntryKind::code`] `code` (out of range: `Unknown`).
+    pub fn from_code(code: u8) -> EntryKind {
+        Self::ALL
+            .get(usize::from(code).wrapping_sub(1))
+            .copied()
+            .unwrap_or(EntryKind::Unknown)
     }
 
     /// The kind for the file type bits of an `st_mode`.
-    fn from_mode(mode: u32) -> EntryKind {
-        match super::read::kind_word(mode) {
-            "file" => EntryKind::File,
-            "directory" => EntryKind::Directory,
-            "link" => EntryKind::Link,
-            "fifo" => EntryKind::Fifo,
-            "socket" => EntryKind::Socket,
-            "char" => EntryKind::Char,
-            "block" => EntryKind::Block,
+    pub(crate) fn from_mode(mode: u32) -> EntryKind {
+        use super::identity::ftype::*;
+        match mode & IFMT {
+            IFREG => EntryKind::File,
+            IFDIR => EntryKind::Directory,
+            IFLNK => EntryKind::Link,
+            IFIFO => EntryKind::Fifo,
+            IFSOCK => EntryKind::Socket,
+            IFCHR => EntryKind::Char,
+            IFBLK => EntryKind::Block,
             _ => EntryKind::Unknown,
         }
     }

@@ -1,14 +1,15 @@
-//! Main-thread side: the [`JsonLua`] context, [`serde_json::Value`] -> Lua, and the Lua-facing
-//! functions put into the native table by [`register`].
+//! Main-thread side: the [`JsonLua`] context, the protected-call driver of the raw table builder
+//! ([`build_protected`], used by [`doc_to_lua`](super::doc_to_lua)), and the Lua-facing functions
+//! put into the native table by [`register`].
 
 use std::ffi::c_int;
 use std::rc::Rc;
 
 use mlua::prelude::*;
 use mlua::{ffi, RegistryKey};
-use serde_json::Value;
 
-use super::{decode_doc, doc_to_lua, encode, CODE, MAX_DEPTH};
+use super::{decode_doc, doc_to_lua, encode, CODE};
+use crate::options::{bad_option, bool_option, int_in, options_arg, string_option, table_option};
 
 /// Registry name of the module-private empty-dict marker (used when no Neovim marker is
 /// configured, and still recognised after one is).
@@ -85,13 +86,6 @@ pub fn ctx(lua: &Lua) -> LuaResult<Rc<JsonLua>> {
     Ok(c)
 }
 
-fn bad_opt(func: &str, what: &str, got: &LuaValue) -> LuaError {
-    LuaError::runtime(format!(
-        "bad argument #1 to '{func}' ({what}, got {})",
-        got.type_name()
-    ))
-}
-
 /// Replaces the JSON context of this Lua state from
 /// `{ null = <value>, empty_dict_mt = <table|nil>, array_mt = <table|nil> }`.
 ///
@@ -108,22 +102,21 @@ pub fn configure(lua: &Lua, opts: LuaTable) -> LuaResult<()> {
         LuaValue::Nil => LuaValue::NULL,
         v @ (LuaValue::LightUserData(_) | LuaValue::UserData(_) | LuaValue::Table(_)) => v,
         v => {
-            return Err(bad_opt(
+            return Err(bad_option(
+                "null",
                 F,
-                "opts.null must be a userdata, lightuserdata or table",
+                "userdata, lightuserdata or table",
                 &v,
             ))
         }
     };
-    let empty_dict_mt = match opts.get::<LuaValue>("empty_dict_mt")? {
-        LuaValue::Nil => private_dict_mt(lua)?,
-        LuaValue::Table(t) => t,
-        v => return Err(bad_opt(F, "opts.empty_dict_mt must be a table or nil", &v)),
+    let empty_dict_mt = match table_option(&opts, "empty_dict_mt", F)? {
+        Some(t) => t,
+        None => private_dict_mt(lua)?,
     };
-    let array_mt = match opts.get::<LuaValue>("array_mt")? {
-        LuaValue::Nil => None,
-        LuaValue::Table(t) => Some(lua.create_registry_value(t)?),
-        v => return Err(bad_opt(F, "opts.array_mt must be a table or nil", &v)),
+    let array_mt = match table_option(&opts, "array_mt", F)? {
+        Some(t) => Some(lua.create_registry_value(t)?),
+        None => None,
     };
     let c = JsonLua {
         null: lua.create_registry_value(null)?,
@@ -141,22 +134,6 @@ pub fn empty_dict(lua: &Lua) -> LuaResult<LuaTable> {
     let t = lua.create_table()?;
     t.set_metatable(Some(r.dict_mt))?;
     Ok(t)
-}
-
-/// Converts a decoded value to Lua (main thread).
-///
-/// Arrays and objects become fresh tables; `null` becomes `ctx.null`; an empty object gets the
-/// empty-dict marker, an empty array the array marker if one is configured. Numbers: see the
-/// module docs (integers stay integers on Lua 5.4 when they fit in `i64`; otherwise, and on
-/// LuaJIT / 5.1, the nearest double).
-///
-/// The tables are built directly on the Lua stack inside one protected call (no mlua handle per
-/// value, so huge documents never touch mlua's ~8000-slot reference stack on LuaJIT / 5.1), and
-/// the walk is iterative (no native stack per nesting level). Nesting deeper than [`MAX_DEPTH`]
-/// is an error.
-pub fn to_lua(lua: &Lua, v: &Value, ctx: &JsonLua) -> LuaResult<LuaValue> {
-    // SAFETY: raw::build follows build_protected's contract.
-    unsafe { build_protected(lua, ctx, |state| raw::build(state, v)) }
 }
 
 /// Stack slots of the null value, the empty-dict metatable and the array metatable (or nil)
@@ -177,187 +154,34 @@ pub(super) unsafe fn build_protected(
     ctx: &JsonLua,
     build: impl FnOnce(*mut ffi::lua_State) -> Result<(), String>,
 ) -> LuaResult<LuaValue> {
-    let r = ctx.resolve(lua)?;
-    let array_mt = r.array_mt.clone().map_or(LuaValue::Nil, LuaValue::Table);
-    let mut failure: Option<String> = None;
-    let out: LuaValue = lua.exec_raw((r.null.clone(), r.dict_mt.clone(), array_mt), |state| {
-        let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| build(state)));
-        let e = match built {
-            Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(e),
-            Err(_) => Some("internal error (panic) while building the Lua value".to_owned()),
-        };
-        if e.is_some() {
-            ffi::lua_pushnil(state);
-        }
-        failure = e;
-        // Keep only the result.
-        ffi::lua_replace(state, 1);
-        ffi::lua_settop(state, 1);
-    })?;
-    match failure {
-        Some(e) => Err(LuaError::runtime(format!("{CODE}: {e}"))),
-        None => Ok(out),
-    }
-}
-
-/// Raw Lua C API table building for [`to_lua`].
-mod raw {
-    use std::ffi::c_int;
-
-    use mlua::ffi;
-    use serde_json::Value;
-
-    use super::{ARRAY_MT, DICT_MT, MAX_DEPTH, NULL};
-
-    enum Members<'v> {
-        Array(std::slice::Iter<'v, Value>),
-        Object(serde_json::map::Iter<'v>),
-    }
-
-    /// An open table (on the Lua stack) and its members still to convert.
-    struct Frame<'v> {
-        members: Members<'v>,
-        /// 1-based index of the last array member taken.
-        index: usize,
-    }
-
-    enum Step<'v> {
-        /// A leaf was pushed on top of the open table (and, for objects, its key).
-        Leaf,
-        /// A new non-empty table was pushed; it becomes the open one.
-        Open(Frame<'v>),
-        /// The open table has no more members.
-        Close,
-    }
-
-    /// Pushes the Lua value for `root` on top of the stack.
-    ///
-    /// Stack layout while building: `[null, dict_mt, array_mt, open tables..., (key), value]`;
-    /// every open table sits under the one nested in it, object keys under their value.
-    pub(super) unsafe fn build(state: *mut ffi::lua_State, root: &Value) -> Result<(), String> {
-        let mut frames: Vec<Frame> = Vec::new();
-        if let Some(f) = push(state, root, 0)? {
-            frames.push(f);
-        }
-        loop {
-            let depth = frames.len();
-            let Some(top) = frames.last_mut() else {
-                return Ok(());
-            };
-            let step = match &mut top.members {
-                Members::Array(items) => match items.next() {
-                    Some(v) => {
-                        top.index += 1;
-                        match push(state, v, depth)? {
-                            Some(child) => Step::Open(child),
-                            None => Step::Leaf,
-                        }
+    // SAFETY: covered by this function's own contract (the Lua thread, a valid
+    // state, and the stack layout and room described above).
+    unsafe {
+        let r = ctx.resolve(lua)?;
+        let array_mt = r.array_mt.clone().map_or(LuaValue::Nil, LuaValue::Table);
+        let mut failure: Option<String> = None;
+        let out: LuaValue =
+            lua.exec_raw((r.null.clone(), r.dict_mt.clone(), array_mt), |state| {
+                let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| build(state)));
+                let e = match built {
+                    Ok(Ok(())) => None,
+                    Ok(Err(e)) => Some(e),
+                    Err(_) => {
+                        Some("internal error (panic) while building the Lua value".to_owned())
                     }
-                    None => Step::Close,
-                },
-                Members::Object(items) => match items.next() {
-                    Some((k, v)) => {
-                        push_str(state, k);
-                        match push(state, v, depth)? {
-                            Some(child) => Step::Open(child),
-                            None => Step::Leaf,
-                        }
-                    }
-                    None => Step::Close,
-                },
-            };
-            match step {
-                Step::Leaf => attach(state, top),
-                Step::Open(child) => frames.push(child),
-                Step::Close => {
-                    frames.pop();
-                    if let Some(parent) = frames.last() {
-                        attach(state, parent);
-                    }
+                };
+                if e.is_some() {
+                    ffi::lua_pushnil(state);
                 }
-            }
+                failure = e;
+                // Keep only the result.
+                ffi::lua_replace(state, 1);
+                ffi::lua_settop(state, 1);
+            })?;
+        match failure {
+            Some(e) => Err(LuaError::runtime(format!("{CODE}: {e}"))),
+            None => Ok(out),
         }
-    }
-
-    /// Stores the value on top of the stack into the open table `parent` (under its key).
-    unsafe fn attach(state: *mut ffi::lua_State, parent: &Frame) {
-        match parent.members {
-            // `push` refuses arrays longer than i32::MAX, so the index fits every Lua version.
-            Members::Array(_) => ffi::lua_rawseti(state, -2, parent.index as ffi::lua_Integer),
-            Members::Object(_) => ffi::lua_rawset(state, -3),
-        }
-    }
-
-    unsafe fn push_str(state: *mut ffi::lua_State, s: &str) {
-        super::super::push_bytes(state, s.as_bytes());
-    }
-
-    /// Pushes `v` (a container at nesting `depth + 1`); returns a frame for a non-empty
-    /// container, whose members the caller then fills in.
-    unsafe fn push<'v>(
-        state: *mut ffi::lua_State,
-        v: &'v Value,
-        depth: usize,
-    ) -> Result<Option<Frame<'v>>, String> {
-        let container = matches!(v, Value::Array(_) | Value::Object(_));
-        if container {
-            if depth >= MAX_DEPTH {
-                return Err(format!("nesting deeper than {MAX_DEPTH} arrays/objects"));
-            }
-            // The table, a key, a value and a metatable.
-            if ffi::lua_checkstack(state, 4) == 0 {
-                return Err("Lua stack overflow".to_owned());
-            }
-        }
-        match v {
-            Value::Null => ffi::lua_pushvalue(state, NULL),
-            Value::Bool(b) => ffi::lua_pushboolean(state, c_int::from(*b)),
-            Value::Number(n) => push_number(state, n),
-            Value::String(s) => push_str(state, s),
-            Value::Array(items) if items.is_empty() => {
-                ffi::lua_createtable(state, 0, 0);
-                if ffi::lua_type(state, ARRAY_MT) == ffi::LUA_TTABLE {
-                    ffi::lua_pushvalue(state, ARRAY_MT);
-                    ffi::lua_setmetatable(state, -2);
-                }
-            }
-            Value::Object(map) if map.is_empty() => {
-                ffi::lua_createtable(state, 0, 0);
-                ffi::lua_pushvalue(state, DICT_MT);
-                ffi::lua_setmetatable(state, -2);
-            }
-            Value::Array(items) => {
-                let n = c_int::try_from(items.len()).map_err(|_| "array too large for Lua")?;
-                ffi::lua_createtable(state, n, 0);
-                return Ok(Some(Frame {
-                    members: Members::Array(items.iter()),
-                    index: 0,
-                }));
-            }
-            Value::Object(map) => {
-                ffi::lua_createtable(state, 0, c_int::try_from(map.len()).unwrap_or(c_int::MAX));
-                return Ok(Some(Frame {
-                    members: Members::Object(map.iter()),
-                    index: 0,
-                }));
-            }
-        }
-        Ok(None)
-    }
-
-    #[cfg(feature = "lua54")]
-    unsafe fn push_number(state: *mut ffi::lua_State, n: &serde_json::Number) {
-        match n.as_i64() {
-            Some(i) => ffi::lua_pushinteger(state, i),
-            None => ffi::lua_pushnumber(state, n.as_f64().unwrap_or(f64::NAN)),
-        }
-    }
-
-    #[cfg(not(feature = "lua54"))]
-    unsafe fn push_number(state: *mut ffi::lua_State, n: &serde_json::Number) {
-        // Lua numbers are doubles: the nearest one, as strtod (vim.json.decode) gives.
-        ffi::lua_pushnumber(state, n.as_f64().unwrap_or(f64::NAN));
     }
 }
 
@@ -366,15 +190,6 @@ fn bad_arg(n: usize, func: &str, expected: &str, got: &LuaValue) -> LuaError {
         "bad argument #{n} to '{func}' ({expected} expected, got {})",
         got.type_name()
     ))
-}
-
-/// `opts` must be nil or a table; returns the table if any.
-fn opts_table(n: usize, func: &str, opts: LuaValue) -> LuaResult<Option<LuaTable>> {
-    match opts {
-        LuaValue::Nil => Ok(None),
-        LuaValue::Table(t) => Ok(Some(t)),
-        v => Err(bad_arg(n, func, "table or nil", &v)),
-    }
 }
 
 type Ret = (LuaValue, Option<String>, Option<&'static str>);
@@ -393,17 +208,9 @@ fn lua_decode(lua: &Lua, (s, opts): (LuaValue, LuaValue)) -> LuaResult<Ret> {
     };
     let mut jsonc = false;
     let mut path: Option<LuaString> = None;
-    if let Some(o) = opts_table(2, F, opts)? {
-        jsonc = match o.get::<LuaValue>("jsonc")? {
-            LuaValue::Nil => false,
-            LuaValue::Boolean(b) => b,
-            v => return Err(bad_arg(2, F, "boolean opts.jsonc", &v)),
-        };
-        path = match o.get::<LuaValue>("path")? {
-            LuaValue::Nil => None,
-            LuaValue::String(p) => Some(p),
-            v => return Err(bad_arg(2, F, "string opts.path", &v)),
-        };
+    if let Some(o) = options_arg(opts, F, 2)? {
+        jsonc = bool_option(&o, "jsonc", F)?.unwrap_or(false);
+        path = string_option(&o, "path", F)?;
     }
     let path_bytes = path.as_ref().map(|p| p.as_bytes());
     let path: &[u8] = path_bytes.as_deref().unwrap_or(b"<string>");
@@ -421,15 +228,14 @@ fn lua_decode(lua: &Lua, (s, opts): (LuaValue, LuaValue)) -> LuaResult<Ret> {
 fn lua_encode(lua: &Lua, (v, opts): (LuaValue, LuaValue)) -> LuaResult<Ret> {
     const F: &str = "json_encode";
     let mut indent = None;
-    if let Some(o) = opts_table(2, F, opts)? {
+    if let Some(o) = options_arg(opts, F, 2)? {
         indent = match o.get::<LuaValue>("indent")? {
             LuaValue::Nil | LuaValue::Boolean(false) => None,
             LuaValue::Boolean(true) => Some(2),
-            LuaValue::Integer(n) if (0..=64).contains(&n) => Some(n as usize),
-            LuaValue::Number(n) if n.fract() == 0.0 && (0.0..=64.0).contains(&n) => {
-                Some(n as usize)
-            }
-            v => return Err(bad_arg(2, F, "boolean or integer 0..64 opts.indent", &v)),
+            v => match int_in(&v, &(0..=64)) {
+                Some(n) => Some(n as usize),
+                None => return Err(bad_option("indent", F, "boolean or integer 0..64", &v)),
+            },
         };
     }
     match encode(lua, v, indent) {

@@ -197,9 +197,9 @@ impl Table {
     }
 
     /// A read armed with `stamp` finished its setup; registers the watches it relied on and
-    /// replays events on them that arrived since `stamp`. Returns true when the path is watched
-    /// and nothing touched it since `stamp`.
-    pub fn complete(&mut self, path: &[u8], stamp: u64, setup: &Setup) -> bool {
+    /// replays events on them that arrived since `stamp` (then [`Table::is_clean`] says whether
+    /// the path is watched and untouched since `stamp`).
+    pub fn complete(&mut self, path: &[u8], stamp: u64, setup: &Setup) {
         self.inflight = self.inflight.saturating_sub(1);
         for (dir, wd) in &setup.dirs {
             match self.prefixes.get_mut(&**dir) {
@@ -227,14 +227,10 @@ impl Table {
         if self.inflight == 0 {
             self.log.clear();
         }
-        match self.records.get_mut(path) {
-            Some(r) => {
-                if changed {
-                    r.changed_at = r.changed_at.max(self.gen);
-                }
-                setup.ok && r.changed_at <= stamp
+        if let Some(r) = self.records.get_mut(path) {
+            if changed {
+                r.changed_at = r.changed_at.max(self.gen);
             }
-            None => false,
         }
     }
 
@@ -465,7 +461,8 @@ mod tests {
         let (s, need) = t.arm(b"/a/f", Kind::File);
         let need: Vec<&[u8]> = need.iter().map(|d| &**d).collect();
         assert_eq!(need, vec![&b"/"[..], b"/a"]);
-        assert!(t.complete(b"/a/f", s, &setup_file(50, &[("/", 1), ("/a", 2)])));
+        t.complete(b"/a/f", s, &setup_file(50, &[("/", 1), ("/a", 2)]));
+        assert!(t.is_clean(b"/a/f", s));
         assert!(t.is_clean(b"/a/f", s));
         t.event(2, ev::IN_MODIFY, b"g");
         assert!(t.is_clean(b"/a/f", s));
@@ -478,7 +475,8 @@ mod tests {
         let mut t = Table::default();
         let (s, _) = t.arm(b"/a/f", Kind::File);
         t.event(7, ev::IN_MODIFY, b"f"); // wd 7 not registered yet
-        assert!(!t.complete(b"/a/f", s, &setup_file(51, &[("/a", 7)])));
+        t.complete(b"/a/f", s, &setup_file(51, &[("/a", 7)]));
+        assert!(!t.is_clean(b"/a/f", s));
     }
 
     #[test]
@@ -488,18 +486,20 @@ mod tests {
         t.complete(b"/a/f", s, &setup_file(50, &[("/", 1), ("/a", 2)]));
         let (s2, need) = t.arm(b"/a/g", Kind::File);
         assert!(need.is_empty());
-        assert!(t.complete(b"/a/g", s2, &setup_file(52, &[])));
+        t.complete(b"/a/g", s2, &setup_file(52, &[]));
+        assert!(t.is_clean(b"/a/g", s2));
     }
 
     #[test]
     fn rename_of_ancestor_touches_everything_below() {
         let mut t = Table::default();
         let (s, _) = t.arm(b"/a/b/f", Kind::File);
-        assert!(t.complete(
+        t.complete(
             b"/a/b/f",
             s,
-            &setup_file(50, &[("/", 1), ("/a", 2), ("/a/b", 3)])
-        ));
+            &setup_file(50, &[("/", 1), ("/a", 2), ("/a/b", 3)]),
+        );
+        assert!(t.is_clean(b"/a/b/f", s));
         t.event(1, ev::IN_CREATE, b"unrelated");
         assert!(t.is_clean(b"/a/b/f", s));
         t.event(1, ev::IN_MOVED_FROM, b"a");
@@ -511,7 +511,8 @@ mod tests {
         let mut t = Table::default();
         let (s, need) = t.arm(b"/d", Kind::Dir);
         assert_eq!(need.len(), 2);
-        assert!(t.complete(b"/d", s, &setup(&[("/", 1), ("/d", 2)])));
+        t.complete(b"/d", s, &setup(&[("/", 1), ("/d", 2)]));
+        assert!(t.is_clean(b"/d", s));
         t.event(2, ev::IN_ATTRIB, b"x");
         t.event(2, ev::IN_MODIFY, b"x");
         assert!(t.is_clean(b"/d", s));
@@ -549,7 +550,8 @@ mod tests {
     fn link_count_change_on_the_file_itself_makes_entry_dirty() {
         let mut t = Table::default();
         let (s, _) = t.arm(b"/a/f", Kind::File);
-        assert!(t.complete(b"/a/f", s, &setup_file(50, &[("/", 1), ("/a", 2)])));
+        t.complete(b"/a/f", s, &setup_file(50, &[("/", 1), ("/a", 2)]));
+        assert!(t.is_clean(b"/a/f", s));
         t.event(50, ev::IN_ATTRIB, b"");
         assert!(!t.is_clean(b"/a/f", s));
     }
