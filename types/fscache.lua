@@ -310,8 +310,8 @@ function fscache.empty_object() end
 function fscache.setup(opts) end
 
 ---Runtime counters: the pool (threads, running, queued, pending, delivered, slice_ms,
----worker_nice) and the watcher (watching, watches, watch_limit, watched_paths, watch_events,
----watch_inflight).
+---worker_nice), the write lane (write_threads, writes_running, writes_queued) and the watcher
+---(watching, watches, watch_limit, watched_paths, watch_events, watch_inflight).
 ---@return fscache.PoolStats
 function fscache.pool_stats() end
 
