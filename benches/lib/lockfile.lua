@@ -46,7 +46,9 @@ function M.text(n)
     w((',\n    "node_modules/%s": {\n'):format(name(i)))
     w(('      "version": "%s",\n'):format(v))
     w(('      "resolved": "https://registry.npmjs.org/%s/-/%s-%s.tgz",\n'):format(name(i), name(i), v))
-    w(('      "integrity": "%s-%s%s",\n'):format(sha1 and "sha1" or "sha512", table.concat(chars), sha1 and "=" or "=="))
+    w(
+      ('      "integrity": "%s-%s%s",\n'):format(sha1 and "sha1" or "sha512", table.concat(chars), sha1 and "=" or "==")
+    )
     if rnd(3) == 0 then
       w('      "dev": true,\n')
     end
@@ -54,7 +56,15 @@ function M.text(n)
     if deps > 0 then
       w('      "dependencies": {\n')
       for d = 1, deps do
-        w(('        "%s": "^%d.%d.%d"%s\n'):format(name(rnd(n) + 1), rnd(9) + 1, rnd(30), rnd(9), d < deps and "," or ""))
+        w(
+          ('        "%s": "^%d.%d.%d"%s\n'):format(
+            name(rnd(n) + 1),
+            rnd(9) + 1,
+            rnd(30),
+            rnd(9),
+            d < deps and "," or ""
+          )
+        )
       end
       w("      },\n")
     end
