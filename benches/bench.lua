@@ -8,12 +8,13 @@
 -- Environment: BENCH_REPS (default 7), BENCH_ONLY (Lua pattern on workload ids, e.g. "W2"),
 -- BENCH_SYSTEMS (pattern on system names), BENCH_NATIVE (path of the native baseline binary),
 -- BENCH_OUT (output directory, default benches/results), BENCH_PIN (what run.sh pinned to),
--- BENCH_WORKER_NICE (fscache.setup worker_nice for this run).
+-- BENCH_WORKER_NICE (fscache.setup worker_nice for this run), BENCH_LIB_DIR (directory of the
+-- fscache.so to measure, default lua/: A/B runs of two builds).
 
 local script_dir = debug.getinfo(1, "S").source:sub(2):match("(.*)/") or "."
 local root = vim.fn.fnamemodify(script_dir .. "/..", ":p"):gsub("/$", "")
 package.path = script_dir .. "/?.lua;" .. package.path
-package.cpath = root .. "/lua/?.so;" .. package.cpath
+package.cpath = (os.getenv("BENCH_LIB_DIR") or (root .. "/lua")) .. "/?.so;" .. package.cpath
 
 local fscache = require("fscache")
 if os.getenv("BENCH_WORKER_NICE") then

@@ -9,7 +9,7 @@ use crate::cache_core::{Built, Core, Loader, Memo, Options};
 use crate::cache_methods::{add_common_methods, HasCore};
 use crate::entry_table::PackedListing;
 use crate::file_cache::DEFAULT_MAX_SIZE;
-use crate::fs::{read_dir, FsError, Identity, Timestamp};
+use crate::fs::{FsError, Identity, Timestamp};
 use crate::watch::Kind;
 
 /// The directory half of the cache engine.
@@ -21,7 +21,7 @@ impl Loader for DirLoader {
     type Mode = ();
 
     fn read(path: &[u8], _mode: (), _max_size: u64) -> Result<PackedListing, FsError> {
-        read_dir(path).map(PackedListing::pack)
+        PackedListing::read(path)
     }
 
     fn identity(data: &PackedListing) -> (Identity, Timestamp) {

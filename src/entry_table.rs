@@ -8,7 +8,7 @@ use std::ffi::CStr;
 use mlua::ffi;
 use mlua::prelude::*;
 
-use crate::fs::{DirListing, EntryKind, Identity, Timestamp};
+use crate::fs::{scan_dir, DirListing, EntryKind, FsError, Identity, Timestamp};
 
 const KINDS: [EntryKind; 8] = [
     EntryKind::File,
@@ -40,7 +40,67 @@ pub struct PackedListing {
     pub read_at: Timestamp,
 }
 
+/// One entry while a directory is read: where its name sits in the arena, and a sort key.
+struct Rec {
+    /// The name's first 8 bytes, big-endian, zero-padded: comparing keys orders names
+    /// bytewise unless they share those 8 bytes (names never contain NUL, so padding sorts a
+    /// shorter name first, as bytewise order does).
+    key: u64,
+    start: u32,
+    len: u32,
+    kind: u8,
+}
+
+fn sort_key(name: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let n = name.len().min(8);
+    b[..n].copy_from_slice(&name[..n]);
+    u64::from_be_bytes(b)
+}
+
 impl PackedListing {
+    /// Reads and packs the sorted listing of `path` (pool thread): same entries, order and
+    /// errors as [`read_dir`](crate::fs::read_dir) followed by [`PackedListing::pack`], without
+    /// one allocation per name, and sorted on an integer prefix of each name first.
+    pub fn read(path: &[u8]) -> Result<PackedListing, FsError> {
+        let mut arena: Vec<u8> = Vec::new();
+        let mut recs: Vec<Rec> = Vec::new();
+        let mut too_big = false;
+        let (identity, read_at) = scan_dir(path, |name, kind| {
+            let (Ok(start), Ok(len)) = (u32::try_from(arena.len()), u32::try_from(name.len()))
+            else {
+                too_big = true;
+                return;
+            };
+            recs.push(Rec {
+                key: sort_key(name),
+                start,
+                len,
+                kind: kind_index(kind) as u8 + 1,
+            });
+            arena.extend_from_slice(name);
+        })?;
+        if too_big {
+            return Err(FsError::from_errno(libc::EOVERFLOW, path));
+        }
+        let name_of = |r: &Rec| &arena[r.start as usize..(r.start + r.len) as usize];
+        // Names within one directory are unique, so an unstable sort is deterministic.
+        recs.sort_unstable_by(|a, b| a.key.cmp(&b.key).then_with(|| name_of(a).cmp(name_of(b))));
+        let mut names = Vec::with_capacity(arena.len() + recs.len());
+        let mut types = Vec::with_capacity(recs.len());
+        for r in &recs {
+            names.extend_from_slice(name_of(r));
+            names.push(0);
+            types.push(r.kind);
+        }
+        Ok(PackedListing {
+            names,
+            types,
+            identity,
+            read_at,
+        })
+    }
+
     /// Packs a sorted listing (pool thread).
     pub fn pack(l: DirListing) -> PackedListing {
         let size = l.entries.iter().map(|e| e.name.len() + 1).sum();
