@@ -83,3 +83,70 @@ fn same_errors_as_read_dir() {
     }
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// `listing` and a `SlicedListing` stepped with a zero budget (a GC between steps) give equal
+/// tables; with the JIT filler installed (`jit`) and through the C API.
+fn sliced_matches(jit: bool) {
+    use fscache::entry_table::{install, listing, SlicedListing};
+    use mlua::prelude::*;
+    use std::time::Duration;
+    let d = tmp(if jit { "sliced-jit" } else { "sliced-capi" });
+    for i in 0..1500 {
+        std::fs::write(d.join(format!("f{i:05}")), b"").unwrap();
+    }
+    std::fs::create_dir(d.join("sub")).unwrap();
+    let path = d.as_os_str().as_bytes();
+    let lua = Lua::new();
+    if jit {
+        install(&lua).unwrap();
+        let on: bool = lua
+            .named_registry_value::<LuaValue>("fscache.listing_fill")
+            .map(|v| !v.is_nil())
+            .unwrap();
+        assert!(on, "the JIT filler was not installed (JIT off?)");
+    }
+    let one = listing(&lua, path, &PackedListing::read(path).unwrap()).unwrap();
+    let mut b = SlicedListing::new(path, PackedListing::read(path).unwrap());
+    let mut steps = 0;
+    let two = loop {
+        steps += 1;
+        if let Some(t) = b.step(&lua, Duration::ZERO).unwrap() {
+            break t;
+        }
+        lua.gc_collect().unwrap();
+    };
+    assert!(b.is_finished());
+    assert!(steps >= 5, "{steps} steps");
+    assert!(b.step(&lua, Duration::ZERO).is_err());
+    let e1: LuaTable = one.get("entries").unwrap();
+    let e2: LuaTable = two.get("entries").unwrap();
+    assert_eq!(e1.raw_len(), 1501);
+    assert_eq!(e2.raw_len(), 1501);
+    for i in 1..=1501 {
+        let (a, b): (LuaTable, LuaTable) = (e1.get(i).unwrap(), e2.get(i).unwrap());
+        for k in ["name", "type"] {
+            assert_eq!(
+                a.get::<LuaString>(k).unwrap().as_bytes(),
+                b.get::<LuaString>(k).unwrap().as_bytes(),
+                "entry {i} field {k}"
+            );
+        }
+        assert_eq!(a.pairs::<LuaValue, LuaValue>().count(), 2);
+        assert_eq!(b.pairs::<LuaValue, LuaValue>().count(), 2);
+    }
+    for k in ["path", "mtime", "mtime_nsec"] {
+        let (a, b): (LuaValue, LuaValue) = (one.get(k).unwrap(), two.get(k).unwrap());
+        assert_eq!(format!("{a:?}"), format!("{b:?}"), "{k}");
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn sliced_listing_matches_one_shot_with_jit_filler() {
+    sliced_matches(true);
+}
+
+#[test]
+fn sliced_listing_matches_one_shot_through_c_api() {
+    sliced_matches(false);
+}
