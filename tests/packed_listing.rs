@@ -141,6 +141,8 @@ fn sliced_matches(jit: bool) {
     let _ = std::fs::remove_dir_all(&d);
 }
 
+/// Only LuaJIT has the JIT filler.
+#[cfg(feature = "luajit")]
 #[test]
 fn sliced_listing_matches_one_shot_with_jit_filler() {
     sliced_matches(true);
