@@ -29,7 +29,7 @@ pub mod testing {
     pub mod json {
         pub use crate::json::{
             ctx, decode_doc, doc_to_lua, encode, is_jsonc_path, register, JsonDoc, JsonError,
-            MAX_DEPTH,
+            SlicedBuild, MAX_DEPTH,
         };
 
         /// [`decode_doc`] as a `serde_json::Value`, to compare with `serde_json::json!` values.
@@ -50,6 +50,11 @@ pub mod testing {
     /// The cache engine (`src/cache/`).
     pub mod cache {
         pub use crate::cache::is_racy;
+    }
+
+    /// Entry and listing tables (`src/cache/entry_table.rs`).
+    pub mod entry_table {
+        pub use crate::cache::entry_table::{install, listing, PackedListing, SlicedListing};
     }
 }
 

@@ -143,6 +143,30 @@ impl Drop for DirHandle {
 /// falls back to fstatat(dirfd, name, AT_SYMLINK_NOFOLLOW). A regular file gives ENOTDIR.
 /// The directory is always closed.
 pub fn read_dir(path: &[u8]) -> Result<DirListing, FsError> {
+    let mut entries: Vec<DirEntry> = Vec::new();
+    let (identity, read_at) = scan_dir(path, |name, kind| {
+        entries.push(DirEntry {
+            name: name.to_vec(),
+            kind,
+        });
+    })?;
+    // Names within one directory are unique, so an unstable sort is deterministic.
+    entries.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+    Ok(DirListing {
+        entries,
+        identity,
+        read_at,
+    })
+}
+
+/// What [`read_dir`] does, without collecting or sorting: calls `visit(name, kind)` for every
+/// entry but "." and ".." in directory order, and returns the directory's identity (fstat on
+/// the open descriptor before reading) and the time taken right after it. For callers that
+/// pack names their own way (one buffer instead of one allocation per name).
+pub fn scan_dir(
+    path: &[u8],
+    mut visit: impl FnMut(&[u8], EntryKind),
+) -> Result<(Identity, Timestamp), FsError> {
     let cpath = c_path(path)?;
     // O_NONBLOCK is harmless on a directory and guarantees no open() can wait on a special file
     // on platforms where O_DIRECTORY is checked late.
@@ -173,12 +197,6 @@ pub fn read_dir(path: &[u8]) -> Result<DirListing, FsError> {
     // SAFETY: `dir.0` is a valid DIR*.
     let dfd = unsafe { libc::dirfd(dir.0) };
 
-    // Reasonable first guess from the directory's size (ext4: ~4 KiB blocks of ~16-byte
-    // entries; capped so a huge st_size never over-allocates).
-    let guess = usize::try_from(identity.size / 24)
-        .unwrap_or(0)
-        .min(1 << 16);
-    let mut entries: Vec<DirEntry> = Vec::with_capacity(guess);
     loop {
         set_errno(0);
         // SAFETY: `dir.0` is a valid DIR* used by this thread only.
@@ -201,20 +219,10 @@ pub fn read_dir(path: &[u8]) -> Result<DirListing, FsError> {
             Some(kind) => kind,
             None => kind_at(dfd, name_c),
         };
-        entries.push(DirEntry {
-            name: name.to_vec(),
-            kind,
-        });
+        visit(name, kind);
     }
     drop(dir);
-
-    // Names within one directory are unique, so an unstable sort is deterministic.
-    entries.sort_unstable_by(|a, b| a.name.cmp(&b.name));
-    Ok(DirListing {
-        entries,
-        identity,
-        read_at,
-    })
+    Ok((identity, read_at))
 }
 
 /// fstatat(dirfd, name, AT_SYMLINK_NOFOLLOW) -> kind; `Unknown` if the entry cannot be stat'ed

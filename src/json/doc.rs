@@ -278,21 +278,34 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
     }
 }
 
-/// Converts a [`JsonDoc`] to Lua (main thread), in one protected call that builds the tables
-/// directly on the Lua stack, iteratively (no mlua handle per value, so huge documents never
-/// touch mlua's ~8000-slot reference stack on LuaJIT / 5.1; no native stack per nesting level).
-///
-/// Arrays and objects become fresh tables; `null` becomes `ctx.null`; an empty object gets the
-/// empty-dict marker, an empty array the array marker if one is configured. Numbers: see the
-/// module docs (integers stay integers on Lua 5.4 when they fit in `i64`; otherwise, and on
-/// LuaJIT / 5.1, the nearest double).
+impl JsonDoc {
+    /// Number of values in the document (keys included): what a conversion to Lua walks. The
+    /// cache uses it to decide between a one-shot [`doc_to_lua`] and a
+    /// [`SlicedBuild`](super::SlicedBuild).
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+}
+
+/// Converts a [`JsonDoc`] to Lua (main thread), with the same conventions as
+/// the JSON module docs (null, empty-table markers, numbers), in one protected call that
+/// builds the tables directly on the Lua stack, iteratively.
 pub fn doc_to_lua(lua: &Lua, doc: &JsonDoc, ctx: &JsonLua) -> LuaResult<LuaValue> {
-    // SAFETY: build follows build_protected's contract.
-    unsafe { build_protected(lua, ctx, |state| build(state, doc)) }
+    // SAFETY: the walk follows build_protected's contract (it pushes the result, or fails).
+    unsafe {
+        build_protected(lua, ctx, LuaValue::Nil, |state| {
+            let mut walk = Walk::default();
+            match walk.run(state, doc, || false)? {
+                true => Ok(()),
+                false => Err("internal error: conversion paused".to_owned()),
+            }
+        })
+    }
 }
 
 /// An open table on the Lua stack.
-struct Frame {
+#[derive(Clone, Copy)]
+pub(super) struct Frame {
     /// Members (key/value pairs for objects) still to read.
     left: u32,
     object: bool,
@@ -300,42 +313,97 @@ struct Frame {
     index: c_int,
 }
 
-/// Stack layout while building: `[null, dict_mt, array_mt, open tables..., (key), value]`.
-unsafe fn build(state: *mut ffi::lua_State, doc: &JsonDoc) -> Result<(), String> {
-    // SAFETY: covered by this function's own contract (the Lua thread, a valid
-    // state, and the stack layout and room described above).
-    unsafe {
-        let mut nodes = doc.nodes.iter();
-        let mut frames: Vec<Frame> = Vec::new();
+/// The state of a conversion that can stop between two members and go on later (see
+/// [`SlicedBuild`](super::SlicedBuild)): the next node to read and the open containers, whose
+/// tables (and keys) sit on the Lua stack, outermost first, while [`Walk::run`] runs.
+#[derive(Default)]
+pub(super) struct Walk {
+    /// Index of the next node.
+    pos: usize,
+    /// Open containers, outermost first (one table on the stack each).
+    pub(super) frames: Vec<Frame>,
+    /// The root has been pushed.
+    started: bool,
+}
+
+/// How many members [`Walk::run`] converts between two calls of its `pause` check.
+const PAUSE_EVERY: u32 = 256;
+
+impl Walk {
+    /// Nodes read so far.
+    pub(super) fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// Converts nodes until the document is done or `pause()` says stop (asked every
+    /// [`PAUSE_EVERY`] members, never before that many were converted in this call).
+    ///
+    /// Stack layout while building: `[fixed..., open tables..., (key), value]`, where an object's
+    /// open child sits on its key. On entry the stack holds the fixed slots (null, dict_mt,
+    /// array_mt, extra) and whatever the previous paused call left above them (nothing on a
+    /// fresh walk). On `Ok(true)` the root value has replaced that; on `Ok(false)` the stack
+    /// holds the open tables and their keys only (no member pending), to be put back as they
+    /// are before the next call.
+    ///
+    /// # Safety
+    /// Lua main thread, inside a protected call; the stack is as described above.
+    pub(super) unsafe fn run(
+        &mut self,
+        state: *mut ffi::lua_State,
+        doc: &JsonDoc,
+        mut pause: impl FnMut() -> bool,
+    ) -> Result<bool, String> {
+        let nodes = &doc.nodes;
         let malformed = || "internal error: malformed document".to_owned();
-        let root = nodes.next().ok_or_else(malformed)?;
-        if let Some(f) = push(state, doc, root, 0)? {
-            frames.push(f);
+        let next = |pos: &mut usize| -> Result<&Node, String> {
+            let n = nodes.get(*pos).ok_or_else(malformed)?;
+            *pos += 1;
+            Ok(n)
+        };
+        if !self.started {
+            self.started = true;
+            let root = next(&mut self.pos)?;
+            // SAFETY: this function's contract (Lua thread, protected call, stack as described).
+            match unsafe { push(state, doc, root, 0)? } {
+                Some(f) => self.frames.push(f),
+                None => return Ok(true),
+            }
         }
+        let mut budget = PAUSE_EVERY;
         loop {
-            let depth = frames.len();
-            let Some(top) = frames.last_mut() else {
-                return Ok(());
+            budget -= 1;
+            if budget == 0 {
+                if pause() {
+                    return Ok(false);
+                }
+                budget = PAUSE_EVERY;
+            }
+            let depth = self.frames.len();
+            let Some(top) = self.frames.last_mut() else {
+                return Ok(true);
             };
             if top.left == 0 {
-                frames.pop();
-                match frames.last() {
-                    None => return Ok(()),
-                    Some(parent) => attach(state, parent),
+                self.frames.pop();
+                match self.frames.last() {
+                    None => return Ok(true),
+                    // SAFETY: the closed table is on top of its parent (or its parent's key).
+                    Some(parent) => unsafe { attach(state, parent) },
                 }
                 continue;
             }
             top.left -= 1;
             if top.object {
-                let key = nodes.next().ok_or_else(malformed)?;
-                push(state, doc, key, depth)?;
+                let key = next(&mut self.pos)?;
+                // SAFETY: this function's contract; `push` checks the stack room it needs.
+                unsafe { push(state, doc, key, depth)? };
             } else {
                 top.index += 1;
             }
-            let node = nodes.next().ok_or_else(malformed)?;
-            match push(state, doc, node, depth)? {
-                Some(child) => frames.push(child),
-                None => attach(state, top),
+            let node = next(&mut self.pos)?;
+            // SAFETY: as above; a leaf is attached to the open table right under it.
+            match unsafe { push(state, doc, node, depth)? } {
+                Some(child) => self.frames.push(child),
+                None => unsafe { attach(state, top) },
             }
         }
     }

@@ -8,7 +8,7 @@ use std::rc::Rc;
 use mlua::prelude::*;
 use mlua::{ffi, RegistryKey};
 
-use super::{decode_doc, doc_to_lua, encode, CODE};
+use super::{decode_doc, doc_to_lua, encode, JsonDoc, SlicedBuild, CODE};
 use crate::options::{bad_option, bool_option, int_in, options_arg, string_option, table_option};
 
 /// Registry name of the module-private empty-dict marker (used when no Neovim marker is
@@ -136,22 +136,24 @@ pub fn empty_dict(lua: &Lua) -> LuaResult<LuaTable> {
     Ok(t)
 }
 
-/// Stack slots of the null value, the empty-dict metatable and the array metatable (or nil)
-/// while a raw builder runs (see [`build_protected`]).
+/// Stack slots of the null value, the empty-dict metatable, the array metatable (or nil) and
+/// the caller's extra value while a raw builder runs (see [`build_protected`]).
 pub(super) const NULL: c_int = 1;
 pub(super) const DICT_MT: c_int = 2;
 pub(super) const ARRAY_MT: c_int = 3;
+pub(super) const EXTRA: c_int = 4;
 
-/// Runs a raw table builder in one protected call, with [`NULL`], [`DICT_MT`] and [`ARRAY_MT`]
-/// at stack slots 1..=3, and returns the one value it pushed (or its error, or a caught panic,
-/// as an `EJSON` Lua error).
+/// Runs a raw table builder in one protected call, with [`NULL`], [`DICT_MT`], [`ARRAY_MT`]
+/// and `extra` at stack slots 1..=4 ([`EXTRA`]), and returns the one value it pushed (or its
+/// error, or a caught panic, as an `EJSON` Lua error).
 ///
 /// # Safety
-/// `build` may only use the slots it pushes (after `lua_checkstack`) and slots 1..=3, and on
+/// `build` may only use the slots it pushes (after `lua_checkstack`) and slots 1..=4, and on
 /// `Ok` must leave exactly one more value on the stack: the result.
 pub(super) unsafe fn build_protected(
     lua: &Lua,
     ctx: &JsonLua,
+    extra: LuaValue,
     build: impl FnOnce(*mut ffi::lua_State) -> Result<(), String>,
 ) -> LuaResult<LuaValue> {
     // SAFETY: covered by this function's own contract (the Lua thread, a valid
@@ -160,24 +162,22 @@ pub(super) unsafe fn build_protected(
         let r = ctx.resolve(lua)?;
         let array_mt = r.array_mt.clone().map_or(LuaValue::Nil, LuaValue::Table);
         let mut failure: Option<String> = None;
-        let out: LuaValue =
-            lua.exec_raw((r.null.clone(), r.dict_mt.clone(), array_mt), |state| {
-                let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| build(state)));
-                let e = match built {
-                    Ok(Ok(())) => None,
-                    Ok(Err(e)) => Some(e),
-                    Err(_) => {
-                        Some("internal error (panic) while building the Lua value".to_owned())
-                    }
-                };
-                if e.is_some() {
-                    ffi::lua_pushnil(state);
-                }
-                failure = e;
-                // Keep only the result.
-                ffi::lua_replace(state, 1);
-                ffi::lua_settop(state, 1);
-            })?;
+        let args = (r.null.clone(), r.dict_mt.clone(), array_mt, extra);
+        let out: LuaValue = lua.exec_raw(args, |state| {
+            let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| build(state)));
+            let e = match built {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e),
+                Err(_) => Some("internal error (panic) while building the Lua value".to_owned()),
+            };
+            if e.is_some() {
+                ffi::lua_pushnil(state);
+            }
+            failure = e;
+            // Keep only the result.
+            ffi::lua_replace(state, 1);
+            ffi::lua_settop(state, 1);
+        })?;
         match failure {
             Some(e) => Err(LuaError::runtime(format!("{CODE}: {e}"))),
             None => Ok(out),
@@ -198,29 +198,74 @@ fn failed(message: String) -> Ret {
     (LuaValue::Nil, Some(message), Some(CODE))
 }
 
-/// `json_decode(str, opts?)`: opts `{ jsonc = bool, path = string }` (`path` only names the
-/// source in error messages; default `"<string>"`).
-fn lua_decode(lua: &Lua, (s, opts): (LuaValue, LuaValue)) -> LuaResult<Ret> {
-    const F: &str = "json_decode";
+/// Parses `(str, opts?)` of `json_decode` / `json_decode_sliced` and decodes the text.
+fn decode_args(func: &str, s: LuaValue, opts: LuaValue) -> LuaResult<Result<JsonDoc, String>> {
     let s = match s {
         LuaValue::String(s) => s,
-        v => return Err(bad_arg(1, F, "string", &v)),
+        v => return Err(bad_arg(1, func, "string", &v)),
     };
     let mut jsonc = false;
     let mut path: Option<LuaString> = None;
-    if let Some(o) = options_arg(opts, F, 2)? {
-        jsonc = bool_option(&o, "jsonc", F)?.unwrap_or(false);
-        path = string_option(&o, "path", F)?;
+    if let Some(o) = options_arg(opts, func, 2)? {
+        jsonc = bool_option(&o, "jsonc", func)?.unwrap_or(false);
+        path = string_option(&o, "path", func)?;
     }
     let path_bytes = path.as_ref().map(|p| p.as_bytes());
     let path: &[u8] = path_bytes.as_deref().unwrap_or(b"<string>");
-    let doc = decode_doc(&s.as_bytes(), jsonc, path);
-    match doc {
+    Ok(decode_doc(&s.as_bytes(), jsonc, path).map_err(|e| e.message))
+}
+
+/// `json_decode(str, opts?)`: opts `{ jsonc = bool, path = string }` (`path` only names the
+/// source in error messages; default `"<string>"`).
+fn lua_decode(lua: &Lua, (s, opts): (LuaValue, LuaValue)) -> LuaResult<Ret> {
+    match decode_args("json_decode", s, opts)? {
         Ok(doc) => {
             let c = ctx(lua)?;
             Ok((doc_to_lua(lua, &doc, &c)?, None, None))
         }
-        Err(e) => Ok(failed(e.message)),
+        Err(e) => Ok(failed(e)),
+    }
+}
+
+/// The Lua face of a [`SlicedBuild`] (returned by `json_decode_sliced`).
+struct SlicedDecode(Option<SlicedBuild>);
+
+impl LuaUserData for SlicedDecode {
+    fn add_methods<M: LuaUserDataMethods<Self>>(m: &mut M) {
+        // `step(budget_ms)` -> `true, value` once built, `false` while more steps are needed.
+        m.add_function(
+            "step",
+            |lua, (ud, budget_ms): (LuaAnyUserData, LuaValue)| {
+                let ms = match budget_ms {
+                    LuaValue::Integer(n) if n >= 0 => n as f64,
+                    LuaValue::Number(n) if n >= 0.0 && n.is_finite() => n,
+                    v => return Err(bad_arg(1, "step", "non-negative number budget_ms", &v)),
+                };
+                // Taken out while it runs: no borrow of the userdata is held across the build.
+                let taken = ud.borrow_mut::<SlicedDecode>()?.0.take();
+                let Some(mut b) = taken else {
+                    return Err(LuaError::runtime("step: the build already ended"));
+                };
+                let out = b.step(lua, std::time::Duration::from_secs_f64(ms / 1e3))?;
+                if !b.is_finished() {
+                    ud.borrow_mut::<SlicedDecode>()?.0 = Some(b);
+                }
+                Ok((out.is_some(), out.unwrap_or(LuaValue::Nil)))
+            },
+        );
+    }
+}
+
+/// `json_decode_sliced(str, opts?)` -> a builder whose `step(budget_ms)` converts the decoded
+/// text a slice at a time (`true, value` at the end), or `nil, msg, "EJSON"`. For the specs and
+/// the benchmark; the caches use [`SlicedBuild`] directly.
+fn lua_decode_sliced(lua: &Lua, (s, opts): (LuaValue, LuaValue)) -> LuaResult<Ret> {
+    match decode_args("json_decode_sliced", s, opts)? {
+        Ok(doc) => {
+            let b = lua.create_userdata(SlicedDecode(Some(SlicedBuild::new(doc))))?;
+            Ok((LuaValue::UserData(b), None, None))
+        }
+        Err(e) => Ok(failed(e)),
     }
 }
 
@@ -250,6 +295,9 @@ fn lua_encode(lua: &Lua, (v, opts): (LuaValue, LuaValue)) -> LuaResult<Ret> {
 ///   `opts.path` (string used in error messages).
 /// * `json_encode(value, opts?) -> string | nil, msg, "EJSON"`; `opts.indent` (integer spaces,
 ///   or `true` for 2); keys sorted; trailing newline when indented.
+/// * `json_decode_sliced(str, opts?) -> builder | nil, msg, "EJSON"`: the same decode, converted
+///   by `builder:step(budget_ms)` (returns `true, value` at the end, `false` before); internal,
+///   for the specs and the benchmark.
 /// * `json_configure(opts)`: see [`configure`].
 /// * `empty_dict() -> table`: see [`empty_dict`].
 /// * `null`: [`LuaValue::NULL`], the default JSON null outside Neovim.
@@ -259,6 +307,10 @@ pub fn register(lua: &Lua, native: &LuaTable) -> LuaResult<()> {
     native.set("null", LuaValue::NULL)?;
     native.set("json_decode", lua.create_function(lua_decode)?)?;
     native.set("json_encode", lua.create_function(lua_encode)?)?;
+    native.set(
+        "json_decode_sliced",
+        lua.create_function(lua_decode_sliced)?,
+    )?;
     native.set(
         "json_configure",
         lua.create_function(|lua, opts: LuaValue| match opts {

@@ -8,7 +8,8 @@
 //! 2. To Lua (main thread): [`doc_to_lua`], using the [`JsonLua`] context ([`ctx`])
 //!    for `null` and the empty-table markers. Tables are built directly on the Lua stack in one
 //!    protected call, iteratively: no mlua handle per value (mlua's ~8000-slot reference stack
-//!    on LuaJIT / 5.1 is never at risk) and no native stack per nesting level.
+//!    on LuaJIT / 5.1 is never at risk) and no native stack per nesting level. Large documents
+//!    convert a slice at a time with [`SlicedBuild`], so the loop never stalls for long.
 //! 3. Encode (main thread): [`encode`]: Lua value -> JSON text, keys sorted, optionally
 //!    indented, or a [`JsonError`] naming the key path (`$.a.b[3]: reason`). Same raw, iterative
 //!    technique.
@@ -53,11 +54,13 @@ mod decode;
 mod doc;
 mod encode;
 mod lua;
+mod sliced;
 
 pub use decode::is_jsonc_path;
 pub use doc::{decode_doc, doc_to_lua, JsonDoc};
 pub use encode::encode;
 pub use lua::{ctx, register};
+pub use sliced::SlicedBuild;
 
 use std::fmt;
 
