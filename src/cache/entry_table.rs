@@ -112,6 +112,11 @@ impl PackedListing {
         self.types.len()
     }
 
+    /// True for an empty directory.
+    pub fn is_empty(&self) -> bool {
+        self.types.is_empty()
+    }
+
     /// (name, type word) of each entry, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &'static str)> {
         self.names
