@@ -42,11 +42,12 @@ fn install_panic_hook() {
 }
 
 /// Embedded Lua sources, in load order: (name, source).
-const LUA_SOURCES: [(&str, &str); 5] = [
+const LUA_SOURCES: [(&str, &str); 6] = [
     ("await", include_str!("lua/await.lua")),
     ("runners", include_str!("lua/runners.lua")),
     ("loop", include_str!("lua/loop.lua")),
     ("caches", include_str!("lua/caches.lua")),
+    ("meta", include_str!("lua/meta.lua")),
     ("init", include_str!("lua/init.lua")),
 ];
 
@@ -230,6 +231,21 @@ fn native(lua: &Lua) -> LuaResult<LuaTable> {
     )?;
     n.set("null", LuaValue::NULL)?;
     json::register(lua, &n)?;
+    // The metadata cache (stat and root lookups, `src/lua/meta.lua`).
+    n.set(
+        "meta",
+        lua.create_function(|lua, ()| Ok(cache::MetaHandle(cache::Meta::get(lua)?)))?,
+    )?;
+    n.set(
+        "cwd",
+        lua.create_function(|lua, ()| match std::env::current_dir() {
+            Ok(p) => {
+                use std::os::unix::ffi::OsStrExt;
+                Ok(Some(lua.create_string(p.as_os_str().as_bytes())?))
+            }
+            Err(_) => Ok(None),
+        })?,
+    )?;
     n.set(
         "shared",
         lua.create_function(|lua, ()| {

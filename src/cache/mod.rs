@@ -11,6 +11,8 @@
 //! | `options.rs` | constructor options and defaults |
 //! | `file.rs`, `dir.rs` | `FileCache` and `DirectoryCache` (loader + userdata) |
 //! | `methods.rs` | the userdata methods both classes share |
+//! | `stat.rs` | the metadata cache: cached `stat` answers (missing paths included) |
+//! | `root.rs` | root lookups (`vim.fs.root`'s walk) over cached stats, and their cache |
 //! | `entry_table.rs` | building entry and listing tables through the raw C API |
 
 mod dir;
@@ -22,6 +24,8 @@ mod jobs;
 mod loader;
 mod methods;
 pub mod options;
+mod root;
+mod stat;
 mod validate;
 mod writes;
 
@@ -29,4 +33,5 @@ pub use dir::DirectoryCache;
 pub use engine::{Core, Counters, Options};
 pub use file::{FileCache, FileMode};
 pub use loader::{Built, Loader, Memo};
+pub use stat::{Meta, MetaHandle};
 pub use validate::is_racy;

@@ -44,7 +44,7 @@ impl EntryKind {
     }
 
     /// The kind for the file type bits of an `st_mode`.
-    fn from_mode(mode: u32) -> EntryKind {
+    pub(crate) fn from_mode(mode: u32) -> EntryKind {
         match super::read::kind_word(mode) {
             "file" => EntryKind::File,
             "directory" => EntryKind::Directory,

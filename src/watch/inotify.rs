@@ -162,6 +162,29 @@ impl Inotify {
         local
     }
 
+    /// For a path that does not exist: true when its deepest existing ancestor is on a local
+    /// file system (one stat per missing component, then [`Inotify::is_local`]).
+    pub fn is_local_ancestor(&self, path: &[u8]) -> bool {
+        let mut p = path;
+        while let Some(i) = p.iter().rposition(|b| *b == b'/') {
+            p = if i == 0 { &p[..1] } else { &p[..i] };
+            let Ok(c) = CString::new(p) else {
+                return false;
+            };
+            // SAFETY: an all-zero stat is a valid value; `c` is NUL-terminated.
+            let mut st: libc::stat = unsafe { std::mem::zeroed() };
+            // SAFETY: see above; `st` is writable.
+            if unsafe { libc::stat(c.as_ptr(), &mut st) } == 0 {
+                #[allow(clippy::unnecessary_cast)]
+                return self.is_local(st.st_dev as u64, p);
+            }
+            if p == b"/" {
+                return false;
+            }
+        }
+        false
+    }
+
     /// Reads every queued event into `buf` and calls `f` for each. Returns false if the
     /// descriptor failed (anything but EAGAIN/EINTR), in which case the caller stops trusting it.
     pub fn read_events(&self, buf: &mut [u8], mut f: impl FnMut(Event<'_>)) -> bool {

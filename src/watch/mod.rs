@@ -86,6 +86,7 @@ pub struct Ticket {
 pub struct WatchRef {
     watcher: Weak<Watcher>,
     path: Box<[u8]>,
+    kind: Kind,
     stamp: u64,
 }
 
@@ -99,7 +100,7 @@ impl WatchRef {
 impl Drop for WatchRef {
     fn drop(&mut self) {
         if let Some(w) = self.watcher.upgrade() {
-            w.release(&self.path);
+            w.release(&self.path, self.kind);
         }
     }
 }
@@ -109,6 +110,7 @@ impl Drop for WatchRef {
 pub struct Armed {
     watcher: Weak<Watcher>,
     path: Box<[u8]>,
+    kind: Kind,
     stamp: u64,
     done: bool,
 }
@@ -124,10 +126,11 @@ impl Armed {
     pub fn finish(mut self, setup: Setup) -> Option<WatchRef> {
         self.done = true;
         let w = self.watcher.upgrade()?;
-        let stamp = w.complete(&self.path, self.stamp, setup)?;
+        let stamp = w.complete(&self.path, self.kind, self.stamp, setup)?;
         Some(WatchRef {
             watcher: self.watcher.clone(),
             path: std::mem::take(&mut self.path),
+            kind: self.kind,
             stamp,
         })
     }
@@ -137,7 +140,7 @@ impl Drop for Armed {
     fn drop(&mut self) {
         if !self.done {
             if let Some(w) = self.watcher.upgrade() {
-                w.complete(&self.path, self.stamp, Setup::default());
+                w.complete(&self.path, self.kind, self.stamp, Setup::default());
             }
         }
     }
@@ -160,6 +163,24 @@ impl Plan {
         for dir in &self.dirs {
             match self.ino.watch_dir(dir) {
                 Ok(wd) => s.dirs.push((Arc::clone(dir), wd)),
+                Err(libc::ENOTDIR) if self.kind == Kind::Meta && **dir == *path => {
+                    // Not a directory (or a symlink): its inode's attribute watch, as for files.
+                    match self.ino.add(path, libc::IN_ATTRIB | libc::IN_DONT_FOLLOW) {
+                        Ok(wd) => s.file_wd = Some(wd),
+                        Err(libc::ENOENT) => s.missing = true,
+                        Err(e) => {
+                            s.no_space = e == libc::ENOSPC;
+                            return s;
+                        }
+                    }
+                    s.ok = true;
+                    return s;
+                }
+                Err(libc::ENOENT | libc::ENOTDIR) if self.kind == Kind::Meta => {
+                    s.missing = true;
+                    s.ok = true;
+                    return s;
+                }
                 Err(e) => {
                     s.no_space = e == libc::ENOSPC;
                     return s;
@@ -200,6 +221,28 @@ impl Plan {
     /// Stub.
     #[cfg(not(target_os = "linux"))]
     pub fn confirm(&self, _setup: &mut Setup, _dev: u64, _plain: bool, _path: &[u8]) {}
+
+    /// After a stat read ([`Kind::Meta`]): `found` is (dev, is a directory, plain) of what the
+    /// stat saw, None when the path does not exist (ENOENT/ENOTDIR). The result stays watched
+    /// only if the watches the setup placed match it: a directory has its own watch, anything
+    /// else its inode's attribute watch, a missing path the watches of its existing ancestors.
+    #[cfg(target_os = "linux")]
+    pub fn confirm_meta(&self, setup: &mut Setup, found: Option<(u64, bool, bool)>, path: &[u8]) {
+        if !setup.ok {
+            return;
+        }
+        setup.ok = match found {
+            Some((dev, is_dir, plain)) => {
+                let covered = !setup.missing && (setup.file_wd.is_some() != is_dir);
+                covered && plain && self.ino.is_local(dev, path)
+            }
+            None => self.ino.is_local_ancestor(path),
+        };
+    }
+
+    /// Stub.
+    #[cfg(not(target_os = "linux"))]
+    pub fn confirm_meta(&self, _s: &mut Setup, _found: Option<(u64, bool, bool)>, _p: &[u8]) {}
 
     /// The kind of path this plan covers.
     pub fn kind(&self) -> Kind {
@@ -351,6 +394,7 @@ impl Watcher {
         let armed = Armed {
             watcher: Rc::downgrade(self),
             path: path.into(),
+            kind,
             stamp: t.stamp,
             done: false,
         };
@@ -360,7 +404,7 @@ impl Watcher {
     /// A read armed with `stamp` is back: registers its watches and returns the stamp its
     /// entry keeps (the entry then holds the path's reference) or None (unwatched; the
     /// reference is released here).
-    pub fn complete(&self, path: &[u8], stamp: u64, setup: Setup) -> Option<u64> {
+    pub fn complete(&self, path: &[u8], kind: Kind, stamp: u64, setup: Setup) -> Option<u64> {
         let mut guard = self.inner.borrow_mut();
         let inner = guard.as_mut()?;
         if setup.no_space {
@@ -371,9 +415,9 @@ impl Watcher {
                     .min(inner.table.watches().saturating_sub(1)),
             );
         }
-        inner.table.complete(path, stamp, &setup);
+        inner.table.complete(path, kind, stamp, &setup);
         if !setup.ok {
-            inner.table.release(path);
+            inner.table.release(path, kind);
             drop(guard);
             self.flush();
             return None;
@@ -382,9 +426,9 @@ impl Watcher {
     }
 
     /// Drops one reference to `path` (entry removed or replaced, read not stored).
-    pub fn release(&self, path: &[u8]) {
+    pub fn release(&self, path: &[u8], kind: Kind) {
         if let Some(inner) = self.inner.borrow_mut().as_mut() {
-            inner.table.release(path);
+            inner.table.release(path, kind);
         }
         self.flush();
     }
@@ -422,15 +466,24 @@ impl Watcher {
 
     /// True when an entry of `path` stamped `stamp` is unchanged: drains events first, so every
     /// change completed before this call is seen.
-    pub fn is_clean(&self, path: &[u8], stamp: u64) -> bool {
+    pub fn is_clean(&self, path: &[u8], kind: Kind, stamp: u64) -> bool {
         if self.broken.get() {
             return false;
         }
         self.drain();
+        self.clean_as_drained(path, kind, stamp)
+    }
+
+    /// [`Watcher::is_clean`] without draining first: for a batch of checks made right after one
+    /// drain, with no other code running in between (a root lookup).
+    pub fn clean_as_drained(&self, path: &[u8], kind: Kind, stamp: u64) -> bool {
+        if self.broken.get() {
+            return false;
+        }
         let guard = self.inner.borrow();
         guard
             .as_ref()
-            .is_some_and(|i| i.table.is_clean(path, stamp))
+            .is_some_and(|i| i.table.is_clean(path, kind, stamp))
     }
 }
 
