@@ -54,6 +54,23 @@ pub struct Inotify {
     added: Mutex<FastMap<Vec<u8>, i32>>,
 }
 
+/// True when nothing can be reached through `path` right now: it does not exist, or it is
+/// neither a directory nor a symlink (lstat).
+pub fn ends_chain(path: &[u8]) -> bool {
+    let Ok(c) = CString::new(path) else {
+        return false;
+    };
+    // SAFETY: an all-zero stat is a valid value; `c` is NUL-terminated.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: see above; `st` is writable.
+    if unsafe { libc::lstat(c.as_ptr(), &mut st) } != 0 {
+        let e = errno();
+        return e == libc::ENOENT || e == libc::ENOTDIR;
+    }
+    let t = st.st_mode & libc::S_IFMT;
+    t != libc::S_IFDIR && t != libc::S_IFLNK
+}
+
 /// One event as read from the descriptor.
 pub struct Event<'a> {
     /// Watch descriptor (-1 for IN_Q_OVERFLOW).

@@ -167,7 +167,7 @@ impl Plan {
                     // Not a directory (or a symlink): its inode's attribute watch, as for files.
                     match self.ino.add(path, libc::IN_ATTRIB | libc::IN_DONT_FOLLOW) {
                         Ok(wd) => s.file_wd = Some(wd),
-                        Err(libc::ENOENT) => s.missing = true,
+                        Err(libc::ENOENT) => s.missing_at = Some(Arc::clone(dir)),
                         Err(e) => {
                             s.no_space = e == libc::ENOSPC;
                             return s;
@@ -177,7 +177,7 @@ impl Plan {
                     return s;
                 }
                 Err(libc::ENOENT | libc::ENOTDIR) if self.kind == Kind::Meta => {
-                    s.missing = true;
+                    s.missing_at = Some(Arc::clone(dir));
                     s.ok = true;
                     return s;
                 }
@@ -233,10 +233,18 @@ impl Plan {
         }
         setup.ok = match found {
             Some((dev, is_dir, plain)) => {
-                let covered = !setup.missing && (setup.file_wd.is_some() != is_dir);
+                let covered = setup.missing_at.is_none() && (setup.file_wd.is_some() != is_dir);
                 covered && plain && self.ino.is_local(dev, path)
             }
-            None => self.ino.is_local_ancestor(path),
+            // Where the chain stopped must really end it (not a symlink to a directory, which
+            // the stat went through and no watch covers).
+            // A non-directory the setup saw (its inode watched) that the stat did not find is a
+            // dangling symlink (or just deleted): not vouched for either.
+            None => {
+                setup.file_wd.is_none()
+                    && setup.missing_at.as_deref().is_none_or(inotify::ends_chain)
+                    && self.ino.is_local_ancestor(path)
+            }
         };
     }
 

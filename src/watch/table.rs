@@ -62,9 +62,10 @@ pub struct Setup {
     pub file_wd: Option<i32>,
     /// The kernel refused a watch for lack of room (ENOSPC: max_user_watches reached).
     pub no_space: bool,
-    /// A stat read's chain stopped at a component that does not exist (or is not a directory):
-    /// the deeper ones cannot exist either, and the last watched directory reports its creation.
-    pub missing: bool,
+    /// A stat read's chain stopped at this component: it does not exist, or it is not a
+    /// directory (a file, or a symlink: `super::Plan::confirm_meta` tells them apart). Deeper
+    /// ones cannot exist, and the last watched directory reports its creation.
+    pub missing_at: Option<Arc<[u8]>>,
 }
 
 struct Record {
@@ -479,7 +480,7 @@ mod tests {
                 .collect(),
             file_wd: None,
             no_space: false,
-            missing: false,
+            missing_at: None,
         }
     }
 
