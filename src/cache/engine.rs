@@ -447,7 +447,12 @@ impl<L: Loader> Core<L> {
     /// Identity and stamp of the entry of `path` when the watcher vouches for it; with `drain`
     /// false the caller drained the watcher itself just before (a batch of checks). Counts
     /// nothing.
-    pub fn clean_identity(&self, path: &[u8], mode: L::Mode, drain: bool) -> Option<(Identity, u64)> {
+    pub fn clean_identity(
+        &self,
+        path: &[u8],
+        mode: L::Mode,
+        drain: bool,
+    ) -> Option<(Identity, u64)> {
         let stamp = self.clean_stamp_with(path, mode, drain)?;
         let st = self.state.borrow();
         st.store.get(path).map(|e| (e.identity, stamp))

@@ -66,7 +66,11 @@ impl Loader for StatLoader {
     }
 
     fn confirm_watch(plan: &Plan, setup: &mut Setup, data: &StatRead, plain: bool, path: &[u8]) {
-        let found = data.found.as_ref().ok().map(|id| (id.dev, id.is_dir(), plain));
+        let found = data
+            .found
+            .as_ref()
+            .ok()
+            .map(|id| (id.dev, id.is_dir(), plain));
         plan.confirm_meta(setup, found, path);
     }
 

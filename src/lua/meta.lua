@@ -90,10 +90,7 @@ local function parse_marker(marker, fname)
       end
       groups[i] = g
     else
-      error(
-        ("bad argument #2 to '%s' (marker[%d]: string, list or function expected, got %s)"):format(fname, i, mt),
-        3
-      )
+      error(("bad argument #2 to '%s' (marker[%d]: string, list or function expected, got %s)"):format(fname, i, mt), 3)
     end
   end
   return groups
@@ -268,11 +265,15 @@ function M.root(source, marker, cb)
   source = check_string(source, "root", "source", 1)
   local groups = parse_marker(marker, "root")
   check_callback(cb, "root", 3)
-  await.run(function()
-    return lookup(source, groups, io_async)
-  end, cb, function(err)
-    cb(nil, err)
-  end)
+  await.run(
+    function()
+      return lookup(source, groups, io_async)
+    end,
+    cb,
+    function(err)
+      cb(nil, err)
+    end
+  )
 end
 
 ---@param source string

@@ -515,7 +515,12 @@ mod tests {
         let (s, need) = t.arm(b"/a/f", Kind::File);
         let need: Vec<&[u8]> = need.iter().map(|d| &**d).collect();
         assert_eq!(need, vec![&b"/"[..], b"/a"]);
-        assert!(t.complete(b"/a/f", Kind::File, s, &setup_file(50, &[("/", 1), ("/a", 2)])));
+        assert!(t.complete(
+            b"/a/f",
+            Kind::File,
+            s,
+            &setup_file(50, &[("/", 1), ("/a", 2)])
+        ));
         assert!(t.is_clean(b"/a/f", Kind::File, s));
         t.event(2, ev::IN_MODIFY, b"g");
         assert!(t.is_clean(b"/a/f", Kind::File, s));
@@ -535,7 +540,12 @@ mod tests {
     fn second_read_needs_no_new_watch() {
         let mut t = Table::default();
         let (s, _) = t.arm(b"/a/f", Kind::File);
-        t.complete(b"/a/f", Kind::File, s, &setup_file(50, &[("/", 1), ("/a", 2)]));
+        t.complete(
+            b"/a/f",
+            Kind::File,
+            s,
+            &setup_file(50, &[("/", 1), ("/a", 2)]),
+        );
         let (s2, need) = t.arm(b"/a/g", Kind::File);
         assert!(need.is_empty());
         assert!(t.complete(b"/a/g", Kind::File, s2, &setup_file(52, &[])));
@@ -574,7 +584,12 @@ mod tests {
     fn dead_directory_watch_is_forgotten() {
         let mut t = Table::default();
         let (s, _) = t.arm(b"/a/f", Kind::File);
-        t.complete(b"/a/f", Kind::File, s, &setup_file(50, &[("/", 1), ("/a", 2)]));
+        t.complete(
+            b"/a/f",
+            Kind::File,
+            s,
+            &setup_file(50, &[("/", 1), ("/a", 2)]),
+        );
         t.event(2, ev::IN_DELETE_SELF, b"");
         t.event(2, ev::IN_IGNORED, b"");
         assert!(!t.is_clean(b"/a/f", Kind::File, s));
@@ -588,7 +603,12 @@ mod tests {
     fn released_paths_free_their_watches_once_idle() {
         let mut t = Table::default();
         let (s, _) = t.arm(b"/a/f", Kind::File);
-        t.complete(b"/a/f", Kind::File, s, &setup_file(5, &[("/", 1), ("/a", 2)]));
+        t.complete(
+            b"/a/f",
+            Kind::File,
+            s,
+            &setup_file(5, &[("/", 1), ("/a", 2)]),
+        );
         t.release(b"/a/f", Kind::File);
         let rm: Vec<i32> = t.take_removable().into_iter().map(|(_, w)| w).collect();
         assert_eq!(rm, vec![1, 2, 5]);
@@ -600,7 +620,12 @@ mod tests {
     fn link_count_change_on_the_file_itself_makes_entry_dirty() {
         let mut t = Table::default();
         let (s, _) = t.arm(b"/a/f", Kind::File);
-        assert!(t.complete(b"/a/f", Kind::File, s, &setup_file(50, &[("/", 1), ("/a", 2)])));
+        assert!(t.complete(
+            b"/a/f",
+            Kind::File,
+            s,
+            &setup_file(50, &[("/", 1), ("/a", 2)])
+        ));
         t.event(50, ev::IN_ATTRIB, b"");
         assert!(!t.is_clean(b"/a/f", Kind::File, s));
     }
@@ -617,7 +642,12 @@ mod tests {
     fn overflow_dirties_everything() {
         let mut t = Table::default();
         let (s, _) = t.arm(b"/a/f", Kind::File);
-        t.complete(b"/a/f", Kind::File, s, &setup_file(50, &[("/", 1), ("/a", 2)]));
+        t.complete(
+            b"/a/f",
+            Kind::File,
+            s,
+            &setup_file(50, &[("/", 1), ("/a", 2)]),
+        );
         t.event(-1, ev::IN_Q_OVERFLOW, b"");
         assert!(!t.is_clean(b"/a/f", Kind::File, s));
     }
