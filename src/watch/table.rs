@@ -639,6 +639,51 @@ mod tests {
     }
 
     #[test]
+    fn missing_stat_is_dirtied_by_the_creation_of_its_first_missing_component() {
+        let mut t = Table::default();
+        let (s, need) = t.arm(b"/a/b/x", Kind::Meta);
+        assert_eq!(need.len(), 4); // "/", "/a", "/a/b", "/a/b/x" (itself, as a directory)
+        let mut st = setup(&[("/", 1), ("/a", 2)]);
+        st.missing_at = Some(Arc::from(&b"/a/b"[..]));
+        assert!(t.complete(b"/a/b/x", Kind::Meta, s, &st));
+        assert!(t.is_clean(b"/a/b/x", Kind::Meta, s));
+        t.event(2, ev::IN_CREATE, b"other");
+        assert!(t.is_clean(b"/a/b/x", Kind::Meta, s));
+        t.event(2, ev::IN_CREATE, b"b");
+        assert!(!t.is_clean(b"/a/b/x", Kind::Meta, s));
+    }
+
+    #[test]
+    fn directory_stat_changes_with_its_entries_not_their_content() {
+        let mut t = Table::default();
+        let (s, _) = t.arm(b"/d", Kind::Meta);
+        assert!(t.complete(b"/d", Kind::Meta, s, &setup(&[("/", 1), ("/d", 2)])));
+        t.event(2, ev::IN_MODIFY, b"x");
+        assert!(t.is_clean(b"/d", Kind::Meta, s));
+        t.event(2, ev::IN_CREATE, b"x");
+        assert!(!t.is_clean(b"/d", Kind::Meta, s));
+    }
+
+    #[test]
+    fn file_and_stat_records_of_one_path_share_its_inode_watch() {
+        let mut t = Table::default();
+        let (s, _) = t.arm(b"/a/f", Kind::File);
+        assert!(t.complete(b"/a/f", Kind::File, s, &setup_file(50, &[("/", 1), ("/a", 2)])));
+        let (s2, need) = t.arm(b"/a/f", Kind::Meta);
+        assert_eq!(need.len(), 1); // only "/a/f" itself, tried as a directory
+        assert!(t.complete(b"/a/f", Kind::Meta, s2, &setup_file(50, &[])));
+        assert_eq!(t.tracked(), 2);
+        t.release(b"/a/f", Kind::File);
+        assert!(t.take_removable().iter().all(|(_, w)| *w != 50));
+        assert!(t.is_clean(b"/a/f", Kind::Meta, s2));
+        t.event(50, ev::IN_ATTRIB, b"");
+        assert!(!t.is_clean(b"/a/f", Kind::Meta, s2));
+        t.release(b"/a/f", Kind::Meta);
+        assert!(t.take_removable().iter().any(|(_, w)| *w == 50));
+        assert_eq!(t.tracked(), 0);
+    }
+
+    #[test]
     fn overflow_dirties_everything() {
         let mut t = Table::default();
         let (s, _) = t.arm(b"/a/f", Kind::File);
