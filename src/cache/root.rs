@@ -18,6 +18,9 @@ const MAX_ROOTS: usize = 4096;
 pub struct RootEntry {
     answer: Option<Vec<u8>>,
     deps: Vec<(Vec<u8>, u64)>,
+    /// The watcher's epoch when every dependency was last seen clean: while it is unchanged the
+    /// answer stands without looking at each dependency.
+    epoch: Option<(u64, u64)>,
 }
 
 /// Root lookup counters (`meta_stats()`).
@@ -175,28 +178,14 @@ pub fn root_try(
     // Every check below relies on this one drain (no Lua code runs until the answer).
     rt.watcher().drain();
     if fresh.is_none() {
-        let hit = {
-            let roots = meta.roots.borrow();
-            match roots.get(&key) {
-                Some(e) => e
-                    .deps
-                    .iter()
-                    .all(|(p, s)| {
-                        meta.core
-                            .clean_identity(p, (), false)
-                            .is_some_and(|(_, now)| now == *s)
-                    })
-                    .then(|| e.answer.clone()),
-                None => None,
-            }
-        };
-        if let Some(answer) = hit {
+        if let Some(answer) = cached(meta, &key, rt.watcher().epoch()) {
             meta.root_counters.borrow_mut().hits += 1;
             return Ok((true, opt_string(lua, answer)?));
         }
         meta.root_counters.borrow_mut().misses += 1;
     }
     meta.root_counters.borrow_mut().walks += 1;
+    let all_clean = fresh.is_none();
     let mut w = Walk {
         meta,
         fresh,
@@ -253,15 +242,107 @@ pub fn root_try(
         if roots.len() >= MAX_ROOTS {
             roots.clear();
         }
+        // Dependencies that came from `fresh` were not checked against the watcher here: the
+        // next lookup checks them one by one before trusting the epoch.
+        let epoch = if all_clean {
+            rt.watcher().epoch()
+        } else {
+            None
+        };
         roots.insert(
             key,
             RootEntry {
                 answer: answer.clone(),
                 deps: w.deps,
+                epoch,
             },
         );
     }
     Ok((true, opt_string(lua, answer)?))
+}
+
+/// The cached answer for `key` if it still stands (the watcher was drained just before): same
+/// epoch, or every dependency still clean with the stamp it had (the epoch is then renewed).
+fn cached(meta: &Meta, key: &[u8], epoch: Option<(u64, u64)>) -> Option<Option<Vec<u8>>> {
+    let mut roots = meta.roots.borrow_mut();
+    let e = roots.get_mut(key)?;
+    if epoch.is_some() && e.epoch == epoch {
+        return Some(e.answer.clone());
+    }
+    let clean = e.deps.iter().all(|(p, s)| {
+        meta.core
+            .clean_identity(p, (), false)
+            .is_some_and(|(_, now)| now == *s)
+    });
+    if !clean {
+        return None;
+    }
+    e.epoch = epoch;
+    Some(e.answer.clone())
+}
+
+/// Root lookup fast path (`meta:root_hit(source, marker)`): the cached answer for an absolute,
+/// normalized `source` and a name marker (string, or list of strings / lists of strings), read
+/// straight from the Lua values. `true, root|nil` on a hit; `false` otherwise (including any
+/// input the fast path does not handle: the full lookup then runs).
+pub fn root_hit(
+    lua: &Lua,
+    meta: &Meta,
+    source: &LuaValue,
+    marker: &LuaValue,
+) -> LuaResult<(bool, LuaValue)> {
+    let miss = Ok((false, LuaValue::Nil));
+    let LuaValue::String(source) = source else {
+        return miss;
+    };
+    let src = source.as_bytes();
+    if !crate::watch::watchable(&src) || src.len() < 2 {
+        return miss;
+    }
+    let mut key = src.to_vec();
+    key.push(0);
+    match marker {
+        LuaValue::String(m) => {
+            key.extend_from_slice(&[2, 3]);
+            key.extend_from_slice(&m.as_bytes());
+        }
+        LuaValue::Table(t) => {
+            for v in t.sequence_values::<LuaValue>() {
+                match v? {
+                    LuaValue::String(m) => {
+                        key.extend_from_slice(&[2, 3]);
+                        key.extend_from_slice(&m.as_bytes());
+                    }
+                    LuaValue::Table(g) => {
+                        key.push(2);
+                        for n in g.sequence_values::<LuaValue>() {
+                            let LuaValue::String(n) = n? else {
+                                return miss;
+                            };
+                            key.push(3);
+                            key.extend_from_slice(&n.as_bytes());
+                        }
+                    }
+                    _ => return miss,
+                }
+            }
+        }
+        _ => return miss,
+    }
+    if key.contains(&0) && key.iter().filter(|b| **b == 0).count() > 1 {
+        return miss; // a NUL byte in a name: the full lookup answers EINVAL
+    }
+    let Some(rt) = meta.core.runtime().ok() else {
+        return miss;
+    };
+    rt.watcher().drain();
+    match cached(meta, &key, rt.watcher().epoch()) {
+        Some(answer) => {
+            meta.root_counters.borrow_mut().hits += 1;
+            Ok((true, opt_string(lua, answer)?))
+        }
+        None => miss,
+    }
 }
 
 fn opt_string(lua: &Lua, s: Option<Vec<u8>>) -> LuaResult<LuaValue> {

@@ -186,8 +186,16 @@ impl UserData for MetaHandle {
             let path = path_arg(&path, "stat_sync", 1)?;
             this.0.core.get_sync(lua, &path, ())
         });
-        m.add_method("peek", |lua, this, path: LuaValue| {
-            super::methods::peek_value(lua, &this.0.core, &path, ())
+        // `true, stat|nil, err, code` for a hit servable without I/O (a cached "does not exist"
+        // included), `false` otherwise.
+        m.add_method("peek", |lua, this, path: LuaString| {
+            match this.0.core.peek(lua, &path.as_bytes(), ())? {
+                Some(mut v) => {
+                    v.push_front(LuaValue::Boolean(true));
+                    Ok(v)
+                }
+                None => Ok(LuaMultiValue::from_vec(vec![LuaValue::Boolean(false)])),
+            }
         });
         m.add_method("cancel", |lua, this, handle: u64| {
             this.0.core.cancel(lua, handle)
@@ -199,6 +207,12 @@ impl UserData for MetaHandle {
             Ok(())
         });
         m.add_method("stats", |lua, this, ()| this.0.stats_table(lua));
+        m.add_method(
+            "root_hit",
+            |lua, this, (source, marker): (LuaValue, LuaValue)| {
+                super::root::root_hit(lua, &this.0, &source, &marker)
+            },
+        );
         m.add_method(
             "root_try",
             |lua, this, (source, is_dir, groups, fresh): (LuaString, bool, LuaTable, Option<LuaTable>)| {

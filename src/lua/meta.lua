@@ -44,6 +44,10 @@ end
 ---@return fscache.Stat|nil stat, string|nil err, string|nil code
 function M.stat_async(path)
   path = check_string(path, "stat_async", "path", 1)
+  local hit, st, err, code = meta:peek(path)
+  if hit then
+    return st, err, code
+  end
   return await.await(function(cb)
     return meta:stat(path, cb)
   end, "stat_async", "fscache.stat", "fscache.stat_sync", meta)
@@ -253,6 +257,10 @@ end
 ---@param marker string|(string|string[]|fun(name: string, path: string): boolean)[]|fun(name: string, path: string): boolean
 ---@return string|nil root, string|nil err, string|nil code
 function M.root_async(source, marker)
+  local hit, r = meta:root_hit(source, marker)
+  if hit then
+    return r
+  end
   source = check_string(source, "root_async", "source", 1)
   local groups = parse_marker(marker, "root_async")
   return lookup(source, groups, io_async)
@@ -280,6 +288,10 @@ end
 ---@param marker string|(string|string[]|fun(name: string, path: string): boolean)[]|fun(name: string, path: string): boolean
 ---@return string|nil root, string|nil err, string|nil code
 function M.root_sync(source, marker)
+  local hit, r = meta:root_hit(source, marker)
+  if hit then
+    return r
+  end
   source = check_string(source, "root_sync", "source", 1)
   return lookup(source, parse_marker(marker, "root_sync"), io_sync)
 end

@@ -290,6 +290,8 @@ pub struct Watcher {
     limit: Cell<usize>,
     /// When the descriptor was last drained.
     drained_at: Cell<Option<Instant>>,
+    /// Watches removed so far (see [`Watcher::epoch`]).
+    removed: Cell<u64>,
 }
 
 impl Default for Watcher {
@@ -306,6 +308,7 @@ impl Watcher {
             broken: Cell::new(false),
             limit: Cell::new(limit),
             drained_at: Cell::new(None),
+            removed: Cell::new(0),
         }
     }
 
@@ -448,8 +451,21 @@ impl Watcher {
             for (dir, wd) in inner.table.take_removable() {
                 inner.ino.remove(wd);
                 inner.ino.forget_dir(&dir, wd);
+                self.removed.set(self.removed.get() + 1);
             }
         }
+    }
+
+    /// (event generation, watches removed), or None when the watcher cannot vouch for anything.
+    /// While it stays equal (call [`Watcher::drain`] first), no watched path has changed and no
+    /// watch went away: everything that was clean when it was taken is still clean.
+    pub fn epoch(&self) -> Option<(u64, u64)> {
+        if self.broken.get() {
+            return None;
+        }
+        let guard = self.inner.borrow();
+        let gen = guard.as_ref()?.table.generation();
+        Some((gen, self.removed.get()))
     }
 
     /// Reads and applies every queued event (Lua thread; no Lua calls).

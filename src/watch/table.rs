@@ -668,7 +668,12 @@ mod tests {
     fn file_and_stat_records_of_one_path_share_its_inode_watch() {
         let mut t = Table::default();
         let (s, _) = t.arm(b"/a/f", Kind::File);
-        assert!(t.complete(b"/a/f", Kind::File, s, &setup_file(50, &[("/", 1), ("/a", 2)])));
+        assert!(t.complete(
+            b"/a/f",
+            Kind::File,
+            s,
+            &setup_file(50, &[("/", 1), ("/a", 2)])
+        ));
         let (s2, need) = t.arm(b"/a/f", Kind::Meta);
         assert_eq!(need.len(), 1); // only "/a/f" itself, tried as a directory
         assert!(t.complete(b"/a/f", Kind::Meta, s2, &setup_file(50, &[])));
