@@ -28,5 +28,6 @@ fi
 mkdir -p "$OUT"
 BENCH_OUT="$OUT" BENCH_NATIVE="$NATIVE" BENCH_PIN="$CPU" \
   $PIN nvim -u NONE -i NONE -n --headless -l benches/bench.lua
+BENCH_OUT="$OUT" BENCH_PIN="$CPU" $PIN nvim -u NONE -i NONE -n --headless -l benches/meta.lua
 gnuplot -e "datafile='$OUT/chart.dat'; outfile='$OUT/chart.png'" benches/chart.gp
 echo "bench: wrote $OUT/results.md, $OUT/results.jsonl, $OUT/chart.png"
