@@ -8,7 +8,11 @@ ifeq ($(shell uname -s),Darwin)
 LIB := target/release/libfscache.dylib
 endif
 
-.PHONY: all build deps deps-demo demo test test-rust test-lua test-nvim test-valgrind bench fmt clean
+# FSCACHE_BUILD: auto (download the release library unless this checkout has local changes and
+# cargo is present), download, or source (cargo). `make test` and `make bench` always use source.
+FSCACHE_BUILD ?= auto
+
+.PHONY: all build build-source deps deps-demo demo dist test test-rust test-lua test-nvim test-valgrind bench fmt clean
 
 all: build
 
@@ -18,29 +22,38 @@ deps-demo:
 deps:
 	@sh scripts/ensure-deps.sh test
 
-## build: the module for LuaJIT/Neovim (FEATURE=lua51|lua54 for PUC Lua), copied to lua/fscache.so
-## (found on package.cpath and on Neovim's runtimepath). Copy + rename: a running Neovim that has
-## the old library mapped keeps it intact.
+## build: lua/fscache.so for LuaJIT/Neovim (FEATURE=lua51|lua54 for PUC Lua), through build.lua:
+## the release library of this version downloaded and verified, or built with cargo (FSCACHE_BUILD
+## above). Replaced by a rename: a running Neovim that has the old library mapped keeps it intact.
 build:
+	@FSCACHE_BUILD=$(FSCACHE_BUILD) FSCACHE_ABI=$(FEATURE) CARGO=$(CARGO) sh scripts/build-route.sh
+
+## build-source: the working tree with cargo (what the tests and benchmarks run on)
+build-source:
 	$(CARGO) build --release $(FEATURE_ARGS)
 	@mkdir -p lua
 	cp $(LIB) lua/fscache.so.tmp && mv -f lua/fscache.so.tmp lua/fscache.so
+
+## dist: release artifacts in dist/ (glibc 2.17 libraries per Lua ABI + .sha256, one binary rock,
+## luarocks manifest); needs cargo-zigbuild and ziglang (pip), see scripts/dist.sh
+dist:
+	@sh scripts/dist.sh
 
 ## demo: build and run the project-config loader example on its bundled data
 demo: deps-demo build
 	luajit examples/project_config/run.lua
 
 ## test: cargo test, clippy, fmt, busted under LuaJIT, Neovim, Lua 5.1 and Lua 5.4; ends with "N passed, N failed"
-test: deps build
+test: deps build-source
 	@sh scripts/test-all.sh
 
 ## test-valgrind: every busted spec with LuaJIT under valgrind memcheck (errors fatal), module
 ## built with symbols (profile valgrind); `make test` runs a short version
-test-valgrind: deps build
+test-valgrind: deps build-source
 	$(CARGO) build --profile valgrind $(FEATURE_ARGS)
 	@sh scripts/test-valgrind.sh target/valgrind/$(notdir $(LIB))
 
-bench: deps build
+bench: deps build-source
 	@sh benches/run.sh
 
 ## fmt: format Rust (cargo fmt) and Lua (stylua, .stylua.toml)
@@ -50,4 +63,4 @@ fmt:
 
 clean:
 	$(CARGO) clean
-	rm -rf lua/fscache.so build doc/tags
+	rm -rf lua/fscache.so build dist doc/tags

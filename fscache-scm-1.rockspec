@@ -22,7 +22,15 @@ build = {
   type = "command",
   build_command = [[sh scripts/rock-build.sh "$(LUA)"]],
   -- luarocks copies libraries without renaming them: scripts/rock-build.sh names it fscache.so.
-  install = { lib = { fscache = "build/fscache.so" } },
+  install = {
+    lib = { fscache = "build/fscache.so" },
+    -- the Lua helpers (fscache.testing for plugin specs, :checkhealth, the expected version)
+    lua = {
+      ["fscache.testing"] = "lua/fscache/testing.lua",
+      ["fscache.health"] = "lua/fscache/health.lua",
+      ["fscache.version"] = "lua/fscache/version.lua",
+    },
+  },
   copy_directories = { "doc" },
 }
 test = {

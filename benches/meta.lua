@@ -14,7 +14,7 @@
 -- Medians of BENCH_REPS (default 7) repetitions of N operations, after one warm-up; ratios are
 -- against the baseline of the same run. Pin it: make bench runs
 --   taskset -c 0 nvim -u NONE -i NONE -n --headless -l benches/meta.lua
--- Env: BENCH_REPS, BENCH_OUT (results dir: appends one JSON line per case to meta.jsonl).
+-- Env: BENCH_REPS, BENCH_OUT (results dir: writes meta.md, the table printed).
 
 package.cpath = "./lua/?.so;" .. package.cpath
 local fscache = require("fscache")
@@ -69,21 +69,29 @@ local function timed_async(n, body)
   end)
 end
 
-local results = {}
+local lines = {}
+local function out(line)
+  lines[#lines + 1] = line
+  print(line)
+end
+local ratios = {}
 local function report(group, name, us, base)
   local ratio = base and (base / us) or 1
-  results[#results + 1] = { group = group, system = name, per_op_us = us, speedup = ratio }
-  print(("%-22s %-20s %10.3f us/op   %7.1fx"):format(group, name, us, ratio))
+  ratios[name] = ratio
+  out(("| %-20s | %-18s | %10.3f | %7.1fx |"):format(group, name, us, ratio))
 end
 
-print(
-  ("fscache %s, Neovim %s, %d reps, pinned: %s"):format(
+out(
+  ("Cached metadata: fscache %s, Neovim %s, median of %d reps, CPU pinned: %s"):format(
     fscache.version,
     tostring(vim.version()),
     REPS,
     os.getenv("BENCH_PIN") or "see taskset"
   )
 )
+out("")
+out("| case                 | system             |  us / op   | vs base  |")
+out("| -------------------- | ------------------ | ---------- | -------- |")
 
 -- Root lookups: every system must give the same answer.
 assert(vim.fs.root(source, markers) == want_root)
@@ -167,7 +175,10 @@ report(
 )
 
 local s = fscache.meta_stats()
-print(
+local r = ratios["fscache.root_sync"]
+out("")
+out(("root_sync vs vim.fs.root: %.1fx (target >= 20x: %s)"):format(r, r >= 20 and "met" or "NOT met"))
+out(
   ("meta_stats: hits %d, fast_hits %d, misses %d, root_hits %d, root_misses %d"):format(
     s.hits,
     s.fast_hits,
@@ -177,15 +188,10 @@ print(
   )
 )
 
-local out = os.getenv("BENCH_OUT")
-if out then
-  local f = assert(io.open(out .. "/meta.jsonl", "a"))
-  for _, r in ipairs(results) do
-    r.reps = REPS
-    r.version = fscache.version
-    r.time = os.time()
-    f:write(vim.json.encode(r), "\n")
-  end
+local od = os.getenv("BENCH_OUT")
+if od then
+  local f = assert(io.open(od .. "/meta.md", "wb"))
+  f:write(table.concat(lines, "\n"), "\n")
   f:close()
 end
 os.execute("rm -rf " .. dir)

@@ -28,6 +28,10 @@ fi
 mkdir -p "$OUT"
 BENCH_OUT="$OUT" BENCH_NATIVE="$NATIVE" BENCH_PIN="$CPU" \
   $PIN nvim -u NONE -i NONE -n --headless -l benches/bench.lua
-BENCH_OUT="$OUT" BENCH_PIN="$CPU" $PIN nvim -u NONE -i NONE -n --headless -l benches/meta.lua
+# Standalone benches (each writes its own <name>.md into $OUT): the write-heavy load, the
+# eviction trace, batches, cached metadata (root lookups vs vim.fs.root, stat hits).
+for extra in writes eviction batch meta; do
+  BENCH_OUT="$OUT" $PIN nvim -u NONE -i NONE -n --headless -l "benches/$extra.lua"
+done
 gnuplot -e "datafile='$OUT/chart.dat'; outfile='$OUT/chart.png'" benches/chart.gp
 echo "bench: wrote $OUT/results.md, $OUT/results.jsonl, $OUT/chart.png"

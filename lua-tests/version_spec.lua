@@ -1,4 +1,5 @@
--- The version is written in one place (Cargo.toml); everything that repeats it must agree.
+-- The version is written in Cargo.toml and, for the Lua side, in lua/fscache/version.lua;
+-- everything that repeats it must agree.
 
 local fscache = require("fscache")
 
@@ -63,10 +64,27 @@ describe("version", function()
     assert.are.equal("build/fscache.so", spec.build.install.lib.fscache)
   end)
 
-  it("is the newest entry of CHANGELOG.md", function()
+  it("is the newest entry of CHANGELOG.md (released with a date, or marked unreleased)", function()
     local log = assert(read_file("CHANGELOG.md"), "CHANGELOG.md is missing")
-    local top = log:match("\n## %[(%d+%.%d+%.%d+)%] %- %d%d%d%d%-%d%d%-%d%d\n")
+    local top, when = log:match("\n## %[(%d+%.%d+%.%d+)%] %- (%S+)\n")
     assert.are.equal(version, top)
-    assert.matches("\n## %[Unreleased%]\n", log)
+    if when == "unreleased" then
+      assert.is_nil(log:find("\n## %[Unreleased%]\n"), "one unreleased section: the version's")
+    else
+      assert.matches("^%d%d%d%d%-%d%d%-%d%d$", when)
+      assert.matches("\n## %[Unreleased%]\n", log)
+    end
+  end)
+
+  it("lua/fscache/version.lua (what the loader expects) is Cargo.toml's", function()
+    assert.are.equal(version, dofile("lua/fscache/version.lua"))
+  end)
+
+  it("the loader, build.lua and the dist script read the version from lua/fscache/version.lua", function()
+    for _, path in ipairs({ "lua/fscache/init.lua", "build.lua", "scripts/dist.sh" }) do
+      local src = assert(read_file(path), path)
+      assert.matches("fscache/version.lua", src, 1, true)
+      assert.is_nil(src:find(version, 1, true), path .. " repeats the version")
+    end
   end)
 end)

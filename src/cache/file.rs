@@ -135,6 +135,28 @@ pub struct FileCache {
     writes: Rc<WriteCallbacks>,
 }
 
+/// A list of paths: a sequence table whose items are paths (see `path_arg`).
+fn paths_arg(v: &LuaValue, func: &str) -> LuaResult<Vec<Vec<u8>>> {
+    let LuaValue::Table(t) = v else {
+        return Err(LuaError::runtime(format!(
+            "bad argument #1 to '{func}' (paths: table expected, got {})",
+            v.type_name()
+        )));
+    };
+    let n = t.raw_len();
+    let mut out = Vec::with_capacity(n);
+    for i in 1..=n {
+        let p: LuaValue = t.raw_get(i)?;
+        out.push(path_arg(&p, func, 1).map_err(|_| {
+            LuaError::runtime(format!(
+                "bad argument #1 to '{func}' (paths[{i}]: string expected, got {})",
+                p.type_name()
+            ))
+        })?);
+    }
+    Ok(out)
+}
+
 /// JSON get options: `{ jsonc = bool }`; `.jsonc` paths are JSONC regardless.
 fn json_mode(path: &[u8], opts: &LuaValue, func: &str) -> LuaResult<FileMode> {
     let jsonc = match opts {
@@ -186,6 +208,14 @@ impl UserData for FileCache {
                 let path = path_arg(&path, "get_json_sync", 1)?;
                 let mode = json_mode(&path, &opts, "get_json_sync")?;
                 this.core.get_sync(lua, &path, mode)
+            },
+        );
+        m.add_method(
+            "get_many",
+            |lua, this, (paths, cb): (LuaValue, LuaValue)| {
+                let paths = paths_arg(&paths, "get_many")?;
+                let cb = callback_arg(cb, "get_many", 2)?;
+                this.core.get_many(lua, paths, FileMode::Plain, cb)
             },
         );
         m.add_method(

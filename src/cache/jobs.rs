@@ -2,13 +2,17 @@
 //! dispatch, and gets held behind pending writes of their path (read-your-writes barriers).
 //! Plain bookkeeping, no Lua calls.
 
+use std::rc::Weak;
+
 use mlua::RegistryKey;
 
 use crate::fasthash::FastMap;
 use crate::watch::Armed;
 
-/// A callback waiting for an answer, with the handle `get` returned for it (see `Core::cancel`).
-pub type Waiter = (u64, RegistryKey);
+use super::batch::{Batch, Notify};
+
+/// Who waits for an answer, with the handle `get` returned for it (see `Core::cancel`).
+pub type Waiter = (u64, Notify);
 
 /// A read in flight.
 pub struct Job<M> {
@@ -55,6 +59,8 @@ pub struct Jobs<M> {
     pub posted: FastMap<u64, RegistryKey>,
     /// Read-your-writes barriers by path.
     pub barriers: FastMap<Vec<u8>, Barrier<M>>,
+    /// Batches in progress by handle (for cancellation).
+    pub batches: FastMap<u64, Weak<Batch>>,
     last_waiter: u64,
 }
 
@@ -65,6 +71,7 @@ impl<M> Default for Jobs<M> {
             jobs: FastMap::default(),
             posted: FastMap::default(),
             barriers: FastMap::default(),
+            batches: FastMap::default(),
             last_waiter: 0,
         }
     }
@@ -110,15 +117,23 @@ impl<M: Copy + Eq + std::hash::Hash> Jobs<M> {
         if let Some(key) = self.posted.remove(&handle) {
             return Some((key, None));
         }
+        let is_callback = |h: &u64, n: &Notify| *h == handle && matches!(n, Notify::Callback(_));
         for b in self.barriers.values_mut() {
-            if let Some(i) = b.readers.iter().position(|(_, _, (h, _))| *h == handle) {
-                let (_, _, (_, key)) = b.readers.remove(i);
-                return Some((key, None));
+            if let Some(i) = b
+                .readers
+                .iter()
+                .position(|(_, _, (h, n))| is_callback(h, n))
+            {
+                if let (_, _, (_, Notify::Callback(key))) = b.readers.remove(i) {
+                    return Some((key, None));
+                }
             }
         }
         let (id, key, unwanted) = self.jobs.iter_mut().find_map(|(&id, job)| {
-            let i = job.waiters.iter().position(|(h, _)| *h == handle)?;
-            let (_, key) = job.waiters.remove(i);
+            let i = job.waiters.iter().position(|(h, n)| is_callback(h, n))?;
+            let (_, Notify::Callback(key)) = job.waiters.remove(i) else {
+                return None;
+            };
             Some((id, key, job.waiters.is_empty() && job.detached))
         })?;
         // An unwanted read's handler will never run; dropping the job gives its watch back.

@@ -5,6 +5,7 @@
 //! | `engine.rs` | [`Core`]: gets (hit, fast hit, miss), coalescing, barriers, stats |
 //! | `entries.rs` | the entry store and its S3-FIFO eviction within `max_bytes` |
 //! | `jobs.rs` | reads in flight and their waiters, posted hits, read-your-writes barriers |
+//! | `batch.rs` | `get_many`: many paths, one callback |
 //! | `validate.rs` | what a read job runs on the pool (watch setup, stat validation, read) |
 //! | `writes.rs` | FileCache writes: payload, lane job, coalescing, storing what was written |
 //! | `loader.rs` | the [`Loader`] trait: the kind-specific half of a cache |
@@ -15,6 +16,7 @@
 //! | `root.rs` | root lookups (`vim.fs.root`'s walk) over cached stats, and their cache |
 //! | `entry_table.rs` | building entry and listing tables through the raw C API |
 
+mod batch;
 mod dir;
 mod engine;
 mod entries;

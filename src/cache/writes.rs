@@ -13,7 +13,7 @@ use mlua::prelude::*;
 use mlua::RegistryKey;
 
 use crate::fasthash::FastMap;
-use crate::fs::{write_atomic_with, FileData, FsError};
+use crate::fs::{sync_dir, write_atomic_with, write_visible, FileData, FsError};
 use crate::json;
 use crate::lua_util::{deliver, failure};
 use crate::runtime::JobResult;
@@ -21,6 +21,13 @@ use crate::runtime::JobResult;
 use super::engine::Core;
 use super::file::{FileLoader, FileMode, FileRead};
 use super::loader::Loader;
+
+/// What the first stage of a lane write tells its second: the write's id and its result.
+#[derive(Default)]
+struct Landing {
+    id: std::cell::Cell<u64>,
+    result: RefCell<Option<Result<(), FsError>>>,
+}
 
 /// Callbacks of accepted writes, by the write's completion id (a replaced write's callbacks
 /// move to the write that replaced it).
@@ -102,18 +109,50 @@ pub fn payload(lua: &Lua, data: &LuaValue, func: &str) -> LuaResult<Result<Paylo
         }))
 }
 
-/// Runs on the lane: the atomic write, and the parse of what was written when it was JSON.
-fn write_job(path: &[u8], bytes: Vec<u8>, json: bool, durable: bool) -> Result<FileRead, FsError> {
-    let (identity, read_at) = write_atomic_with(path, &bytes, durable)?;
+/// What was written, as a read of it: the bytes, the identity, and the parse when it was JSON.
+fn as_read(
+    path: &[u8],
+    bytes: Vec<u8>,
+    json: bool,
+    w: (crate::fs::Identity, crate::fs::Timestamp),
+) -> FileRead {
     let parsed = json.then(|| json::decode_doc(&bytes, false, path));
-    Ok(FileRead {
+    FileRead {
         file: FileData {
             content: bytes,
-            identity,
-            read_at,
+            identity: w.0,
+            read_at: w.1,
         },
         json: parsed,
-    })
+    }
+}
+
+/// The whole write on the calling thread (write_sync).
+fn write_job(path: &[u8], bytes: Vec<u8>, json: bool, durable: bool) -> Result<FileRead, FsError> {
+    let w = write_atomic_with(path, &bytes, durable)?;
+    Ok(as_read(path, bytes, json, w))
+}
+
+/// A lane write: up to the rename (visible), then the directory fsync (durable) as a second
+/// stage, so gets waiting for the write are answered before that last fsync.
+type Visible = Result<FileRead, FsError>;
+fn lane_job(
+    path: Vec<u8>,
+    bytes: Vec<u8>,
+    json: bool,
+    durable: bool,
+) -> (Visible, Box<dyn FnOnce() + Send>) {
+    match write_visible(&path, &bytes, durable) {
+        Ok((identity, at, dir)) => {
+            let read = as_read(&path, bytes, json, (identity, at));
+            let then: Box<dyn FnOnce() + Send> = match dir {
+                Some(dir) => Box::new(move || sync_dir(&dir)),
+                None => Box::new(|| {}),
+            };
+            (Ok(read), then)
+        }
+        Err(e) => (Err(e), Box::new(|| {})),
+    }
 }
 
 /// Stores what write `id` put on disk (unless a newer write's result is stored already) and
@@ -178,12 +217,16 @@ pub fn write(
         }
     };
     let durable = p.durable.unwrap_or(core.options().durable);
-    let (core2, cbs2, path2) = (Rc::clone(core), Rc::clone(cbs), path.clone());
     let job_path = path.clone();
+    // Gets waiting for the write are answered when it is visible (first stage); its callbacks
+    // get the result once it is durable (second stage: the directory fsync).
+    let shared = Rc::new(Landing::default());
+    let (core2, path2, landing) = (Rc::clone(core), path.clone(), Rc::clone(&shared));
+    let (cbs2, landing2) = (Rc::clone(cbs), Rc::clone(&shared));
     let (id, replaced) = rt.submit_write(
         core.lane_key(&path),
-        move || write_job(&job_path, p.bytes, p.json, durable),
-        move |lua: &Lua, id, r: JobResult<Result<FileRead, FsError>>| {
+        move || lane_job(job_path, p.bytes, p.json, durable),
+        move |lua: &Lua, id, r: JobResult<Visible>| {
             let r = r.unwrap_or_else(|_| {
                 Err(FsError::new(
                     "EIO",
@@ -191,16 +234,31 @@ pub fn write(
                     &path2,
                 ))
             });
-            let values = landed(&core2, lua, &path2, id, r);
-            let keys = cbs2.by_id.borrow_mut().remove(&id).unwrap_or_default();
-            let delivered = match values {
-                Ok(v) => deliver(lua, keys, v),
-                Err(e) => Err(e),
-            };
+            *landing.result.borrow_mut() = Some(match &r {
+                Ok(_) => Ok(()),
+                Err(e) => Err(FsError {
+                    code: e.code,
+                    message: e.message.clone(),
+                }),
+            });
+            let stored = landed(&core2, lua, &path2, id, r).map(|_| ());
             let released = core2.write_done(lua, &path2, id);
-            delivered.and(released)
+            stored.and(released)
+        },
+        move |lua: &Lua, _, _: JobResult<()>| {
+            let keys = cbs2
+                .by_id
+                .borrow_mut()
+                .remove(&landing2.id.get())
+                .unwrap_or_default();
+            let values = match landing2.result.borrow_mut().take() {
+                Some(Ok(())) | None => LuaMultiValue::from_vec(vec![LuaValue::Boolean(true)]),
+                Some(Err(e)) => failure(lua, &e)?,
+            };
+            deliver(lua, keys, values)
         },
     );
+    shared.id.set(id);
     core.write_accepted(&path, id, replaced);
     let mut by_id = cbs.by_id.borrow_mut();
     let mut keys = replaced

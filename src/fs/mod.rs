@@ -14,4 +14,6 @@ pub use dir::{read_dir, DirEntry, DirListing, EntryKind};
 pub use error::FsError;
 pub use identity::{now_realtime, Identity, Timestamp};
 pub use read::{read_file, read_file_plain, stat_path, stat_path_meta, stat_path_plain, FileData};
-pub use write::{write_atomic, write_atomic_with};
+pub use write::{
+    remove_unfinished_temps, sync_dir, write_atomic, write_atomic_with, write_visible,
+};

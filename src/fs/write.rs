@@ -43,6 +43,21 @@ pub fn write_atomic_with(
     content: &[u8],
     durable: bool,
 ) -> Result<(Identity, Timestamp), FsError> {
+    let (identity, at, dir) = write_visible(path, content, durable)?;
+    if let Some(dir) = dir {
+        sync_dir(&dir);
+    }
+    Ok((identity, at))
+}
+
+/// The first stage of [`write_atomic_with`]: up to the rename (the new content is visible
+/// under the target name). Returns the identity, the time, and, when `durable`, the directory
+/// whose fsync ([`sync_dir`]) makes the rename itself durable.
+pub fn write_visible(
+    path: &[u8],
+    content: &[u8],
+    durable: bool,
+) -> Result<(Identity, Timestamp, Option<Vec<u8>>), FsError> {
     let err = |errno: i32| FsError::from_errno(errno, path);
     c_path(path)?; // NUL / empty checks before any syscall
 
@@ -101,25 +116,25 @@ pub fn write_atomic_with(
     }
     temp.disarm();
 
-    // Make the rename durable. The new content is already visible under the target name, so a
-    // failure here (some file systems refuse fsync on directories) is not reported as a failed
-    // write, which would wrongly suggest the target is untouched.
-    if durable {
-        if let Ok(dir_c) = c_path(&split.dir) {
-            if let Ok(dfd) = open_fd(
-                &dir_c,
-                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
-                0,
-            ) {
-                let _ = fsync_fd(&dfd);
-            }
-        }
-    }
-
     // rename(2) may update the inode's ctime, so the identity is taken after it.
     let identity = fstat_fd(&fd).map_err(err)?;
     let now = now_realtime();
-    Ok((identity, now))
+    Ok((identity, now, durable.then(|| split.dir.clone())))
+}
+
+/// Makes a rename in `dir` durable (fsync of the directory). The new content is already visible
+/// under the target name, so a failure here (some file systems refuse fsync on directories) is
+/// not reported as a failed write, which would wrongly suggest the target is untouched.
+pub fn sync_dir(dir: &[u8]) {
+    if let Ok(dir_c) = c_path(dir) {
+        if let Ok(dfd) = open_fd(
+            &dir_c,
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            0,
+        ) {
+            let _ = fsync_fd(&dfd);
+        }
+    }
 }
 
 /// Whether the effective user may write the existing file at `path` (faccessat W_OK with
@@ -242,7 +257,19 @@ struct TempPath {
     armed: bool,
 }
 
+/// Temp files of writes in progress in this process (for [`remove_unfinished_temps`]).
+static UNFINISHED: std::sync::Mutex<Vec<CString>> = std::sync::Mutex::new(Vec::new());
+
+fn unfinished() -> std::sync::MutexGuard<'static, Vec<CString>> {
+    UNFINISHED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl TempPath {
+    fn new(path: CString) -> TempPath {
+        unfinished().push(path.clone());
+        TempPath { path, armed: true }
+    }
+
     fn disarm(mut self) {
         self.armed = false;
     }
@@ -255,6 +282,21 @@ impl Drop for TempPath {
             unsafe {
                 libc::unlink(self.path.as_ptr());
             }
+        }
+        let mut list = unfinished();
+        if let Some(i) = list.iter().position(|p| *p == self.path) {
+            list.swap_remove(i);
+        }
+    }
+}
+
+/// Removes the temp files of writes still in progress (the process is exiting and will not wait
+/// for them: their targets stay as they were). Best effort.
+pub fn remove_unfinished_temps() {
+    for p in unfinished().drain(..) {
+        // SAFETY: `p` is NUL-terminated.
+        unsafe {
+            libc::unlink(p.as_ptr());
         }
     }
 }
@@ -279,15 +321,7 @@ fn create_temp(split: &Split) -> Result<(TempPath, OwnedFd), i32> {
             libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW,
             0o600,
         ) {
-            Ok(fd) => {
-                return Ok((
-                    TempPath {
-                        path: cname,
-                        armed: true,
-                    },
-                    fd,
-                ))
-            }
+            Ok(fd) => return Ok((TempPath::new(cname), fd)),
             Err(libc::EEXIST) => last = libc::EEXIST,
             Err(errno) => return Err(errno),
         }

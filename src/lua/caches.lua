@@ -108,6 +108,46 @@ function FileCache:get_json_sync(path, opts)
   return check_self(self, FileCache, "get_json_sync"):get_json_sync(check_path(path, "get_json_sync"), opts)
 end
 
+local function check_paths(paths, fname)
+  if type(paths) ~= "table" then
+    error(("bad argument #1 to '%s' (paths: table expected, got %s)"):format(fname, type(paths)), 3)
+  end
+  return paths
+end
+
+---Many files at once, suspending the calling coroutine once: `entries[i]` is the entry of
+---`paths[i]` or `false`, `errors[i]` nil or the failure message ("ENOENT: ...: /x").
+---@param paths string[]
+---@return (fscache.Entry|false)[] entries, table<integer, string> errors
+function FileCache:get_many_async(paths)
+  local n = check_self(self, FileCache, "get_many_async")
+  paths = check_paths(paths, "get_many_async")
+  return await.await(function(cb)
+    return n:get_many(paths, cb)
+  end, "get_many_async", "get_many", "get_many_sync", n)
+end
+
+---Callback form of get_many_async: `cb(entries, errors)`, later, once, on the main thread.
+---@param paths string[]
+---@param cb fun(entries: (fscache.Entry|false)[], errors: table<integer, string>)
+function FileCache:get_many(paths, cb)
+  check_self(self, FileCache, "get_many"):get_many(check_paths(paths, "get_many"), cb)
+end
+
+---Blocking form of get_many_async (reads in parallel on the pool; delivers other fscache
+---results while it waits, like fscache.block_on).
+---@param paths string[]
+---@return (fscache.Entry|false)[] entries, table<integer, string> errors
+function FileCache:get_many_sync(paths)
+  local n = check_self(self, FileCache, "get_many_sync")
+  paths = check_paths(paths, "get_many_sync")
+  return await.block_on(function()
+    return await.await(function(cb)
+      return n:get_many(paths, cb)
+    end, "get_many_sync", "get_many", "get_many_sync", n)
+  end, math.huge)
+end
+
 ---Atomically replaces `path` (temp file + fsync + rename) and updates the cache.
 ---@param path string
 ---@param data string|fscache.WriteData

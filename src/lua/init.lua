@@ -77,8 +77,9 @@ end
 
 ---Pool settings: `threads` (jobs in flight), `slice_ms` (dispatch time budget), `worker_nice`
 ---(0..19, default 10: pool threads yield the CPU to the loop), `watch_limit` (inotify watches
----used to validate hits without a pool trip; 0 or false turns that off).
----@param opts { threads?: integer, slice_ms?: number, worker_nice?: integer, watch_limit?: integer|false }
+---used to validate hits without a pool trip; 0 or false turns that off), `write_threads`
+---(threads of the write lane, 1..64, default 4).
+---@param opts { threads?: integer, slice_ms?: number, worker_nice?: integer, watch_limit?: integer|false, write_threads?: integer }
 function M.setup(opts)
   if opts ~= nil and type(opts) ~= "table" then
     error("bad argument #1 to 'setup' (table expected, got " .. type(opts) .. ")", 2)
@@ -111,6 +112,40 @@ M._await = await
 ---@return boolean flushed false when the time ran out first
 function M.flush_writes(timeout_ms)
   return native.flush_writes(timeout_ms)
+end
+
+-- End-user settings: `vim.g.fscache = { threads = ..., worker_nice = ..., watch_limit = ...,
+-- slice_ms = ... }`, applied once when the module loads (process-wide, like setup). Each option
+-- is applied on its own: a bad or unknown one is a warning naming it, never a failed require.
+if await.in_nvim and type(vim.g) == "table" then
+  local opts = vim.g.fscache
+  local function warn(msg)
+    vim.notify("fscache: " .. msg, vim.log.levels.WARN)
+  end
+  if type(opts) == "table" then
+    local known = { threads = 1, worker_nice = 2, watch_limit = 3, slice_ms = 4, write_threads = 5 }
+    for _, key in ipairs({ "threads", "worker_nice", "watch_limit", "slice_ms", "write_threads" }) do
+      if opts[key] ~= nil then
+        local ok, err = pcall(native.setup, { [key] = opts[key] })
+        if not ok then
+          -- the first line of the error, without mlua's "runtime error: " prefix and traceback
+          local msg = tostring(err):match("^[^\n]*"):gsub("^runtime error: ", "")
+          warn("vim.g.fscache." .. key .. " ignored: " .. msg)
+        end
+      end
+    end
+    for key in pairs(opts) do
+      if not known[key] then
+        warn(
+          ("vim.g.fscache: unknown option %s (known: threads, worker_nice, watch_limit, slice_ms, write_threads)"):format(
+            tostring(key)
+          )
+        )
+      end
+    end
+  elseif opts ~= nil then
+    warn("vim.g.fscache ignored: table expected, got " .. type(opts))
+  end
 end
 
 -- Neovim: attach to its loop so results arrive without any call from the user, and flush

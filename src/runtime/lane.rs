@@ -33,12 +33,24 @@ pub const DEFAULT_WRITE_THREADS: usize = 4;
 /// Identifies a serial queue: (owner, key bytes), e.g. (cache id, path).
 pub type LaneKey = (u64, Vec<u8>);
 
-/// One unit of lane work: its completion id and the work, which returns the payload.
+/// What the first stage of a lane job hands back: its payload (reported at once) and the
+/// second stage, run right after on the same worker and reported under the job's `then_id`.
+pub struct Staged {
+    /// Reported under the job's `id`.
+    pub payload: Box<dyn Any + Send>,
+    /// Runs after `payload` was reported (e.g. the directory fsync of a write).
+    pub then: Box<dyn FnOnce() -> Box<dyn Any + Send> + Send>,
+}
+
+/// One unit of lane work in two stages (a write: visible, then durable), each reported under
+/// its own completion id.
 pub struct LaneJob {
-    /// Completion id the payload is reported under.
+    /// Completion id of the first stage.
     pub id: u64,
+    /// Completion id of the second stage.
+    pub then_id: u64,
     /// The work (runs on a lane worker; no Lua).
-    pub work: Box<dyn FnOnce() -> Box<dyn Any + Send> + Send>,
+    pub work: Box<dyn FnOnce() -> Staged + Send>,
 }
 
 #[derive(Default)]
@@ -62,10 +74,6 @@ fn registry() -> &'static Mutex<Vec<Weak<Lane>>> {
     &LANES
 }
 
-extern "C" fn flush_at_exit() {
-    flush_all(FLUSH_LIMIT);
-}
-
 /// Waits (at most `limit` in all) until every lane of the process is idle. True if they are.
 pub fn flush_all(limit: Duration) -> bool {
     let deadline = deadline_after(limit);
@@ -75,6 +83,14 @@ pub fn flush_all(limit: Duration) -> bool {
         reg.iter().filter_map(Weak::upgrade).collect()
     };
     lanes.iter().all(|l| l.wait_idle(None, deadline))
+}
+
+extern "C" fn flush_at_exit() {
+    if !flush_all(FLUSH_LIMIT) {
+        // A write still hangs (a stuck file system): the process exits without it; its target
+        // keeps what it had, and its temp file does not stay behind.
+        crate::fs::remove_unfinished_temps();
+    }
 }
 
 /// `now + limit`, saturating at a year from now (an `Instant` cannot hold `Duration::MAX`).
@@ -121,10 +137,10 @@ impl Lane {
     /// issued by one stretch of Lua code collapses to the newest per key before any starts.
     /// Returns (the replaced job's id, whether this is the first job held since the last
     /// release: then the caller arranges a release).
-    pub fn push(&self, key: LaneKey, job: LaneJob) -> (Option<u64>, bool) {
+    pub fn push(&self, key: LaneKey, job: LaneJob) -> (Option<(u64, u64)>, bool) {
         let mut st = self.lock();
         if let Some(waiting) = st.busy.get_mut(&key) {
-            return (waiting.replace(job).map(|old| old.id), false);
+            return (waiting.replace(job).map(|old| (old.id, old.then_id)), false);
         }
         st.busy.insert(key.clone(), Some(job));
         st.held.push(key);
@@ -154,12 +170,20 @@ impl Lane {
     fn run(&self, key: LaneKey, mut job: LaneJob) {
         loop {
             let work = job.work;
-            let payload: Box<dyn Any + Send> =
-                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)) {
-                    Ok(v) => v,
-                    Err(_) => Box::new(Panicked),
-                };
-            self.completions.push((job.id, payload));
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)) {
+                Ok(staged) => {
+                    self.completions.push((job.id, staged.payload));
+                    let then = staged.then;
+                    let payload: Box<dyn Any + Send> =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(then))
+                            .unwrap_or_else(|_| Box::new(Panicked));
+                    self.completions.push((job.then_id, payload));
+                }
+                Err(_) => {
+                    self.completions.push((job.id, Box::new(Panicked)));
+                    self.completions.push((job.then_id, Box::new(Panicked)));
+                }
+            }
             let mut st = self.lock();
             match st.busy.get_mut(&key).and_then(Option::take) {
                 Some(next) => job = next,

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use mlua::prelude::*;
 
 pub use completion::{Completion, CompletionQueue};
-pub use lane::{flush_all, Lane, LaneJob, LaneKey, DEFAULT_WRITE_THREADS, FLUSH_LIMIT};
+pub use lane::{flush_all, Lane, LaneJob, LaneKey, Staged, DEFAULT_WRITE_THREADS, FLUSH_LIMIT};
 pub use pool::Pool;
 pub use waker::Waker;
 
@@ -166,27 +166,40 @@ impl Runtime {
         id
     }
 
-    /// Queues `work` on the write lane under `key` (one at a time per key; a job still waiting
-    /// is replaced, see [`Lane::push`]); held jobs start at the next dispatch. Returns (this job's id, the replaced job's id); the
-    /// replaced job's handler is dropped here and never runs.
-    pub fn submit_write<T, W>(
+    /// Queues a two-stage `work` on the write lane under `key` (one job at a time per key; a job
+    /// still waiting is replaced, see [`Lane::push`]); held jobs start at the next dispatch.
+    /// `work` returns the first stage's value and the second stage; `visible` gets the first,
+    /// `done` the second. Returns (the first stage's id, the replaced job's first-stage id); the
+    /// replaced job's handlers are dropped here and never run.
+    pub fn submit_write<T, U, W>(
         &self,
         key: LaneKey,
         work: W,
-        handler: impl FnOnce(&Lua, u64, JobResult<T>) -> LuaResult<()> + 'static,
+        visible: impl FnOnce(&Lua, u64, JobResult<T>) -> LuaResult<()> + 'static,
+        done: impl FnOnce(&Lua, u64, JobResult<U>) -> LuaResult<()> + 'static,
     ) -> (u64, Option<u64>)
     where
         T: Send + 'static,
-        W: FnOnce() -> T + Send + 'static,
+        U: Send + 'static,
+        W: FnOnce() -> (T, Box<dyn FnOnce() -> U + Send>) + Send + 'static,
     {
-        let id = self.register(typed(handler));
+        let id = self.register(typed(visible));
+        let then_id = self.register(typed(done));
         let job = LaneJob {
             id,
-            work: Box::new(move || Box::new(work()) as Box<dyn Any + Send>),
+            then_id,
+            work: Box::new(move || {
+                let (first, then) = work();
+                Staged {
+                    payload: Box::new(first),
+                    then: Box::new(move || Box::new(then()) as Box<dyn Any + Send>),
+                }
+            }),
         };
         let (replaced, first_held) = self.lane.push(key, job);
-        if let Some(old) = replaced {
+        if let Some((old, old_then)) = replaced {
             self.cancel(old);
+            self.cancel(old_then);
         }
         if first_held {
             // The burst ends when the Lua code that issued it yields to the loop.
@@ -196,7 +209,7 @@ impl Runtime {
                 Ok(())
             });
         }
-        (id, replaced)
+        (id, replaced.map(|r| r.0))
     }
 
     /// The write lane.
@@ -283,6 +296,8 @@ impl Runtime {
 impl Drop for Runtime {
     /// The Lua state is closing: accepted writes still reach the disk (bounded wait).
     fn drop(&mut self) {
-        self.lane.wait_idle(None, lane::deadline_after(FLUSH_LIMIT));
+        if !self.lane.wait_idle(None, lane::deadline_after(FLUSH_LIMIT)) {
+            crate::fs::remove_unfinished_temps();
+        }
     }
 }

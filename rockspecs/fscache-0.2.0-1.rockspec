@@ -4,10 +4,10 @@
 -- Release: copy this file to fscache-<version>-1.rockspec, bump version and source.tag.
 rockspec_format = "3.0"
 package = "fscache"
-version = "0.1.0-1"
+version = "0.2.0-1"
 source = {
   url = "git+https://github.com/fscache/fscache.git",
-  tag = "v0.1.0",
+  tag = "v0.2.0",
 }
 description = {
   summary = "Cached, non-blocking file and directory access for Lua and Neovim (coroutine-first)",
