@@ -207,6 +207,15 @@ impl UserData for MetaHandle {
             Ok(())
         });
         m.add_method("stats", |lua, this, ()| this.0.stats_table(lua));
+        // Calls `f()` at the next dispatch, like any other result (a root answered at once still
+        // reaches its callback after the call that asked for it).
+        m.add_method("defer", |lua, this, f: LuaFunction| {
+            let key = lua.create_registry_value(f)?;
+            this.0.core.runtime()?.post(move |lua: &Lua| {
+                crate::lua_util::deliver(lua, vec![key], LuaMultiValue::new())
+            });
+            Ok(())
+        });
         m.add_method(
             "root_hit",
             |lua, this, (source, marker): (LuaValue, LuaValue)| {

@@ -219,7 +219,18 @@ end
 local function lookup(source, groups, io)
   local bad = has_nul(source, groups)
   if bad then
-    return nil, "EINVAL: path contains a NUL byte: " .. bad:gsub("%z", "\\0"), "EINVAL"
+    -- (no "%z" pattern: PUC Lua 5.2+ has none, and 5.1 cannot match a literal NUL)
+    local shown, i = {}, 1
+    while true do
+      local j = bad:find("\0", i, true)
+      shown[#shown + 1] = bad:sub(i, j and j - 1)
+      if not j then
+        break
+      end
+      shown[#shown + 1] = "\\0"
+      i = j + 1
+    end
+    return nil, "EINVAL: path contains a NUL byte: " .. table.concat(shown), "EINVAL"
   end
   local abs, is_dir = absolute(source)
   local i = 1
@@ -273,15 +284,26 @@ function M.root(source, marker, cb)
   source = check_string(source, "root", "source", 1)
   local groups = parse_marker(marker, "root")
   check_callback(cb, "root", 3)
+  -- Answered before await.run returns (a cached root): the callback still runs later.
+  local returned = false
+  local function answer(r, err)
+    if returned then
+      return cb(r, err)
+    end
+    meta:defer(function()
+      cb(r, err)
+    end)
+  end
   await.run(
     function()
       return lookup(source, groups, io_async)
     end,
-    cb,
+    answer,
     function(err)
-      cb(nil, err)
+      answer(nil, err)
     end
   )
+  returned = true
 end
 
 ---@param source string
