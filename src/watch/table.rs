@@ -447,12 +447,17 @@ impl Table {
         if let Some(r) = self.metas.get_mut(child.as_slice()) {
             r.changed_at = g;
         }
-        if self.prefixes.contains_key(child.as_slice()) {
-            // A directory on some tracked path was renamed, replaced, deleted or chmod-ed.
-            self.touch_subtree(&child, g);
-        }
         let entry_change =
             mask & (ev::IN_CREATE | ev::IN_DELETE | ev::IN_MOVED_FROM | ev::IN_MOVED_TO) != 0;
+        if let Some(p) = self.prefixes.get(child.as_slice()) {
+            // A directory on some tracked path was renamed, replaced, deleted or chmod-ed. A
+            // prefix with no watch is no watched directory (a stat's missing component, or a
+            // stat'ed file itself): only its appearing or going away matters below it, not a
+            // write to it (which would otherwise scan every record).
+            if entry_change || !p.wds.is_empty() {
+                self.touch_subtree(&child, g);
+            }
+        }
         if entry_change {
             if let Some(r) = self.records.get_mut(&*dir) {
                 if r.kind == Kind::Dir {
