@@ -159,9 +159,21 @@ end
 -- shared DirectoryCache; the sync form does both on the calling thread.
 local io_async = {
   stat_many = function(paths)
+    local res, todo = {}, {}
+    for _, p in ipairs(paths) do
+      local hit, st = meta:peek(p)
+      if hit then
+        res[p] = st or false
+      else
+        todo[#todo + 1] = p
+      end
+    end
+    if #todo == 0 then
+      return res
+    end
     return await.await(function(done)
-      local left, res = #paths, {}
-      for _, p in ipairs(paths) do
+      local left = #todo
+      for _, p in ipairs(todo) do
         meta:stat(p, function(st)
           res[p] = st or false
           left = left - 1
