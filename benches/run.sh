@@ -28,9 +28,9 @@ fi
 mkdir -p "$OUT"
 BENCH_OUT="$OUT" BENCH_NATIVE="$NATIVE" BENCH_PIN="$CPU" \
   $PIN nvim -u NONE -i NONE -n --headless -l benches/bench.lua
-# Standalone benches (each writes its own <name>.md into $OUT): the write-heavy load and the
-# eviction trace.
-for extra in writes eviction batch; do
+# Standalone benches (each writes its own <name>.md into $OUT): the write-heavy load, the
+# eviction trace, batches, cached metadata (root lookups vs vim.fs.root, stat hits).
+for extra in writes eviction batch meta; do
   BENCH_OUT="$OUT" $PIN nvim -u NONE -i NONE -n --headless -l "benches/$extra.lua"
 done
 gnuplot -e "datafile='$OUT/chart.dat'; outfile='$OUT/chart.png'" benches/chart.gp

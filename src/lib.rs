@@ -89,7 +89,7 @@ fn install_panic_hook() {
 }
 
 /// Embedded Lua sources, in load order: (name, source).
-const LUA_SOURCES: [(&str, &str); 11] = [
+const LUA_SOURCES: [(&str, &str); 12] = [
     ("report", include_str!("lua/report.lua")),
     ("deliver", include_str!("lua/deliver.lua")),
     ("yield", include_str!("lua/yield.lua")),
@@ -100,6 +100,7 @@ const LUA_SOURCES: [(&str, &str); 11] = [
     ("runners", include_str!("lua/runners.lua")),
     ("loop", include_str!("lua/loop.lua")),
     ("caches", include_str!("lua/caches.lua")),
+    ("meta", include_str!("lua/meta.lua")),
     ("module", include_str!("lua/module.lua")),
 ];
 
@@ -224,6 +225,21 @@ fn native(lua: &Lua) -> LuaResult<LuaTable> {
         lua.create_sequence_from(fs::EntryKind::WORDS)?,
     )?;
     json::register(lua, &n)?;
+    // The metadata cache (stat and root lookups, `src/lua/meta.lua`).
+    n.set(
+        "meta",
+        lua.create_function(|lua, ()| Ok(cache::MetaHandle(cache::Meta::get(lua)?)))?,
+    )?;
+    n.set(
+        "cwd",
+        lua.create_function(|lua, ()| match std::env::current_dir() {
+            Ok(p) => {
+                use std::os::unix::ffi::OsStrExt;
+                Ok(Some(lua.create_string(p.as_os_str().as_bytes())?))
+            }
+            Err(_) => Ok(None),
+        })?,
+    )?;
     n.set(
         "shared",
         lua.create_function(|lua, ()| {

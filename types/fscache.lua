@@ -346,4 +346,59 @@ function fscache.fd() end
 ---@return integer delivered
 function fscache.dispatch(budget_ms) end
 
+---A stat answer (`fscache.stat*`).
+---@class fscache.Stat
+---@field type "file"|"directory"|"fifo"|"socket"|"char"|"block"|"unknown" symlinks followed
+---@field size integer
+---@field mtime integer whole seconds
+---@field mtime_nsec integer
+---@field mode integer st_mode (file type and permission bits)
+
+---A root marker: a name, a list of names / groups (nested lists) / functions, or a function.
+---@alias fscache.RootMarker string|(string|string[]|fun(name: string, path: string): boolean)[]|fun(name: string, path: string): boolean
+
+---Counters of the metadata cache (`fscache.meta_stats()`).
+---@class fscache.MetaStats: fscache.Stats
+---@field root_hits integer root lookups answered from the root cache
+---@field root_misses integer root lookups that walked
+---@field root_walks integer walk passes (one more after each batch of pool stats)
+---@field root_entries integer cached root answers
+
+---Cached stat of `path` (symlinks followed; missing paths cached too), in a coroutine.
+---@param path string
+---@return fscache.Stat|nil stat, string|nil err, string|nil code
+function fscache.stat_async(path) end
+
+---Cached stat, callback form.
+---@param path string
+---@param cb fun(stat: fscache.Stat|nil, err: string|nil, code: string|nil)
+function fscache.stat(path, cb) end
+
+---Cached stat, blocking form.
+---@param path string
+---@return fscache.Stat|nil stat, string|nil err, string|nil code
+function fscache.stat_sync(path) end
+
+---`vim.fs.root(source, marker)` from cached stats, in a coroutine.
+---@param source string
+---@param marker fscache.RootMarker
+---@return string|nil root, string|nil err, string|nil code
+function fscache.root_async(source, marker) end
+
+---Root lookup, callback form (`cb(nil, message)` when a marker function raised).
+---@param source string
+---@param marker fscache.RootMarker
+---@param cb fun(root: string|nil, err: string|nil)
+function fscache.root(source, marker, cb) end
+
+---Root lookup, blocking form.
+---@param source string
+---@param marker fscache.RootMarker
+---@return string|nil root, string|nil err, string|nil code
+function fscache.root_sync(source, marker) end
+
+---Counters of the metadata cache.
+---@return fscache.MetaStats
+function fscache.meta_stats() end
+
 return fscache

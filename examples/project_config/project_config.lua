@@ -32,6 +32,7 @@ Context.__index = Context
 ---@field name string
 ---@field files fscache.FileCache
 ---@field dirs fscache.DirectoryCache
+---@field root? string the project root, when found by for_path_async
 ---@field stages fun(loader: project_config.Loader, ctx: project_config.Context)[]
 local Loader = {}
 Loader.__index = Loader
@@ -214,6 +215,33 @@ function M.new(opts)
     dirs = opts.dirs or fscache.DirectoryCache.new(),
     stages = opts.stages or M.stages,
   }, Loader)
+end
+
+---Markers that make a directory a project root (vim.fs.root's marker argument: groups first,
+---then directories upward).
+M.markers = { { ".git", ".nvim.lua" }, "package.json" }
+
+---Finds the project `path` (a buffer's file, say) belongs to with fscache.root_async, the cached
+---and validated form of vim.fs.root (an unchanged tree answers without a system call), and
+---returns a loader for it (name: the root directory's base name) and the root; nil when no
+---directory upward holds a marker. Inside a coroutine.
+---@param path string
+---@param opts { config_dir: string, markers?: fscache.RootMarker, files?: fscache.FileCache, dirs?: fscache.DirectoryCache }
+---@return project_config.Loader|nil loader, string|nil root
+function M.for_path_async(path, opts)
+  assert(type(opts) == "table", "project_config.for_path_async: options table expected")
+  local root = fscache.root_async(path, opts.markers or M.markers)
+  if root == nil then
+    return nil
+  end
+  local loader = M.new({
+    config_dir = opts.config_dir,
+    name = root:match("([^/]+)$") or "root",
+    files = opts.files,
+    dirs = opts.dirs,
+  })
+  loader.root = root
+  return loader, root
 end
 
 ---Runs the pipeline in the calling coroutine and returns the context.

@@ -44,7 +44,15 @@ local function main(tmp)
   -- numbers then show what a warm load really costs (stat-only validation, no read, no parse).
   os.execute("sleep 0.1")
 
-  local loader = project_config.new({ config_dir = tmp, name = "demo" })
+  -- The project is found from a file inside it, as a plugin does for a buffer: the directory
+  -- holding a marker (.git here), with fscache.root_async (vim.fs.root, cached).
+  assert(os.execute(("mkdir -p '%s/work/demo/.git' '%s/work/demo/src/deep'"):format(tmp, tmp)))
+  local buffer = tmp .. "/work/demo/src/deep/main.lua"
+  local loader, root = fscache.block_on(function()
+    return project_config.for_path_async(buffer, { config_dir = tmp })
+  end, 5000)
+  assert(loader and loader.name == "demo", "the project root was not found")
+  print(("project root of %s: %s"):format(buffer:sub(#tmp + 2), root:sub(#tmp + 2)))
 
   local s0 = loader.files:stats()
   local t0 = now_ms()

@@ -537,6 +537,30 @@ impl<L: Loader> Core<L> {
     }
 
     fn clean_stamp(&self, path: &[u8], mode: L::Mode) -> Option<u64> {
+        self.clean_stamp_with(path, mode, true)
+    }
+
+    /// Identity and stamp of the entry of `path` when the watcher vouches for it; with `drain`
+    /// false the caller drained the watcher itself just before (a batch of checks). Counts
+    /// nothing.
+    pub fn clean_identity(
+        &self,
+        path: &[u8],
+        mode: L::Mode,
+        drain: bool,
+    ) -> Option<(Identity, u64)> {
+        let stamp = self.clean_stamp_with(path, mode, drain)?;
+        let st = self.state.borrow();
+        st.store.get(path).map(|e| (e.identity, stamp))
+    }
+
+    /// Identity and stamp (if watched) of the entry of `path`, validated or not.
+    pub fn entry_identity(&self, path: &[u8]) -> Option<(Identity, Option<u64>)> {
+        let st = self.state.borrow();
+        st.store.get(path).map(|e| (e.identity, e.stamp()))
+    }
+
+    fn clean_stamp_with(&self, path: &[u8], mode: L::Mode, drain: bool) -> Option<u64> {
         if !self.opts.trust_mtime {
             return None;
         }
@@ -552,7 +576,13 @@ impl<L: Loader> Core<L> {
             e.stamp()?
         };
         let rt = self.rt.upgrade()?;
-        rt.watcher().is_clean(path, stamp).then_some(stamp)
+        let w = rt.watcher();
+        let clean = if drain {
+            w.is_clean(path, L::KIND, stamp)
+        } else {
+            w.clean_as_drained(path, L::KIND, stamp)
+        };
+        clean.then_some(stamp)
     }
 
     /// A hit without I/O: the cached answer when the watcher vouches for the entry (watched,

@@ -4,7 +4,7 @@
 use mlua::prelude::*;
 
 use crate::fs::{FsError, Identity, Timestamp};
-use crate::watch::Kind;
+use crate::watch::{Kind, Plan, Setup};
 
 /// What a cached entry already holds beyond the plain read (bit set, meaning is the loader's).
 pub type Memo = u8;
@@ -41,6 +41,13 @@ pub trait Loader: 'static {
         max_size: u64,
     ) -> Result<(Self::Data, bool), FsError> {
         Self::read(path, mode, max_size).map(|d| (d, true))
+    }
+    /// The read is itself the validation (a stat): gets never stat before reading.
+    const READ_VALIDATES: bool = false;
+    /// After a watched read (pool thread): keeps `setup` watched only if it covers what was
+    /// read (`plain` as returned by [`Loader::read_watched`]).
+    fn confirm_watch(plan: &Plan, setup: &mut Setup, data: &Self::Data, plain: bool, path: &[u8]) {
+        plan.confirm(setup, Self::identity(data).0.dev, plain, path);
     }
     /// Identity and read time of what was read.
     fn identity(data: &Self::Data) -> (Identity, Timestamp);

@@ -12,6 +12,8 @@
 //! | `options.rs` | constructor options and defaults |
 //! | `file.rs`, `dir.rs` | `FileCache` and `DirectoryCache` (loader + userdata) |
 //! | `methods.rs` | the userdata methods both classes share |
+//! | `stat.rs` | the metadata cache: cached `stat` answers (missing paths included) |
+//! | `root.rs` | root lookups (`vim.fs.root`'s walk) over cached stats, and their cache |
 //! | `entry_table.rs` | building entry and listing tables through the raw C API |
 
 mod batch;
@@ -24,9 +26,12 @@ mod jobs;
 mod loader;
 mod methods;
 pub mod options;
+mod root;
+mod stat;
 mod validate;
 mod writes;
 
 pub use dir::DirectoryCache;
 pub use file::FileCache;
+pub use stat::{Meta, MetaHandle};
 pub use validate::is_racy;

@@ -51,6 +51,7 @@ pub fn run_job<L: Loader>(
     plan: Option<Plan>,
 ) -> JobOutput<L::Data> {
     let mut setup = plan.as_ref().map(|p| p.setup(path));
+    let known = if L::READ_VALIDATES { None } else { known };
     if let Some((id, read_at)) = known {
         let stat = match (L::KIND, &setup) {
             (Kind::File, Some(_)) => stat_path_plain(path),
@@ -71,7 +72,7 @@ pub fn run_job<L: Loader>(
         Some(p) => match L::read_watched(path, mode, max_size) {
             Ok((d, plain)) => {
                 if let Some(s) = &mut setup {
-                    p.confirm(s, L::identity(&d).0.dev, plain, path);
+                    L::confirm_watch(p, s, &d, plain, path);
                 }
                 Outcome::Fresh(d)
             }

@@ -18,6 +18,7 @@ local await = chunks.await(
 chunks.runners(await, shared)
 local loop = chunks.loop(native, await, shared)
 local caches = chunks.caches(native, await)
+local meta = chunks.meta(native, await, caches)
 
 ---@class fscache
 local M = {
@@ -31,6 +32,14 @@ local M = {
   attached = loop.attached,
   dispatch = loop.dispatch,
   set_error_handler = await.set_error_handler,
+  -- Cached metadata (src/lua/meta.lua): stat and vim.fs.root-style project roots.
+  stat_async = meta.stat_async,
+  stat = meta.stat,
+  stat_sync = meta.stat_sync,
+  root_async = meta.root_async,
+  root = meta.root,
+  root_sync = meta.root_sync,
+  meta_stats = meta.stats,
   -- JSON null: vim.NIL inside Neovim, a unique light userdata elsewhere.
   null = (await.in_nvim and vim.NIL) or native.null,
 }

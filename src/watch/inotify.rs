@@ -54,6 +54,23 @@ pub struct Inotify {
     added: Mutex<FastMap<Vec<u8>, i32>>,
 }
 
+/// True when nothing can be reached through `path` right now: it does not exist, or it is
+/// neither a directory nor a symlink (lstat).
+pub fn ends_chain(path: &[u8]) -> bool {
+    let Ok(c) = CString::new(path) else {
+        return false;
+    };
+    // SAFETY: an all-zero stat is a valid value; `c` is NUL-terminated.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: see above; `st` is writable.
+    if unsafe { libc::lstat(c.as_ptr(), &mut st) } != 0 {
+        let e = errno();
+        return e == libc::ENOENT || e == libc::ENOTDIR;
+    }
+    let t = st.st_mode & libc::S_IFMT;
+    t != libc::S_IFDIR && t != libc::S_IFLNK
+}
+
 /// One event as read from the descriptor.
 pub struct Event<'a> {
     /// Watch descriptor (-1 for IN_Q_OVERFLOW).
@@ -160,6 +177,29 @@ impl Inotify {
             .unwrap_or_else(|e| e.into_inner())
             .insert(dev, local);
         local
+    }
+
+    /// For a path that does not exist: true when its deepest existing ancestor is on a local
+    /// file system (one stat per missing component, then [`Inotify::is_local`]).
+    pub fn is_local_ancestor(&self, path: &[u8]) -> bool {
+        let mut p = path;
+        while let Some(i) = p.iter().rposition(|b| *b == b'/') {
+            p = if i == 0 { &p[..1] } else { &p[..i] };
+            let Ok(c) = CString::new(p) else {
+                return false;
+            };
+            // SAFETY: an all-zero stat is a valid value; `c` is NUL-terminated.
+            let mut st: libc::stat = unsafe { std::mem::zeroed() };
+            // SAFETY: see above; `st` is writable.
+            if unsafe { libc::stat(c.as_ptr(), &mut st) } == 0 {
+                #[allow(clippy::unnecessary_cast)]
+                return self.is_local(st.st_dev as u64, p);
+            }
+            if p == b"/" {
+                return false;
+            }
+        }
+        false
     }
 
     /// Reads every queued event into `buf` and calls `f` for each. Returns false if the

@@ -86,6 +86,7 @@ pub struct Ticket {
 pub struct WatchRef {
     watcher: Weak<Watcher>,
     path: Box<[u8]>,
+    kind: Kind,
     stamp: u64,
 }
 
@@ -99,7 +100,7 @@ impl WatchRef {
 impl Drop for WatchRef {
     fn drop(&mut self) {
         if let Some(w) = self.watcher.upgrade() {
-            w.release(&self.path);
+            w.release(&self.path, self.kind);
         }
     }
 }
@@ -109,6 +110,7 @@ impl Drop for WatchRef {
 pub struct Armed {
     watcher: Weak<Watcher>,
     path: Box<[u8]>,
+    kind: Kind,
     stamp: u64,
     done: bool,
 }
@@ -119,10 +121,11 @@ impl Armed {
     pub fn finish(mut self, setup: Setup) -> Option<WatchRef> {
         self.done = true;
         let w = self.watcher.upgrade()?;
-        let stamp = w.complete(&self.path, self.stamp, setup)?;
+        let stamp = w.complete(&self.path, self.kind, self.stamp, setup)?;
         Some(WatchRef {
             watcher: self.watcher.clone(),
             path: std::mem::take(&mut self.path),
+            kind: self.kind,
             stamp,
         })
     }
@@ -132,7 +135,7 @@ impl Drop for Armed {
     fn drop(&mut self) {
         if !self.done {
             if let Some(w) = self.watcher.upgrade() {
-                w.complete(&self.path, self.stamp, Setup::default());
+                w.complete(&self.path, self.kind, self.stamp, Setup::default());
             }
         }
     }
@@ -155,6 +158,24 @@ impl Plan {
         for dir in &self.dirs {
             match self.ino.watch_dir(dir) {
                 Ok(wd) => s.dirs.push((Arc::clone(dir), wd)),
+                Err(libc::ENOTDIR) if self.kind == Kind::Meta && **dir == *path => {
+                    // Not a directory (or a symlink): its inode's attribute watch, as for files.
+                    match self.ino.add(path, libc::IN_ATTRIB | libc::IN_DONT_FOLLOW) {
+                        Ok(wd) => s.file_wd = Some(wd),
+                        Err(libc::ENOENT) => s.missing_at = Some(Arc::clone(dir)),
+                        Err(e) => {
+                            s.no_space = e == libc::ENOSPC;
+                            return s;
+                        }
+                    }
+                    s.ok = true;
+                    return s;
+                }
+                Err(libc::ENOENT | libc::ENOTDIR) if self.kind == Kind::Meta => {
+                    s.missing_at = Some(Arc::clone(dir));
+                    s.ok = true;
+                    return s;
+                }
                 Err(e) => {
                     s.no_space = e == libc::ENOSPC;
                     return s;
@@ -195,6 +216,36 @@ impl Plan {
     /// Stub.
     #[cfg(not(target_os = "linux"))]
     pub fn confirm(&self, _setup: &mut Setup, _dev: u64, _plain: bool, _path: &[u8]) {}
+
+    /// After a stat read ([`Kind::Meta`]): `found` is (dev, is a directory, plain) of what the
+    /// stat saw, None when the path does not exist (ENOENT/ENOTDIR). The result stays watched
+    /// only if the watches the setup placed match it: a directory has its own watch, anything
+    /// else its inode's attribute watch, a missing path the watches of its existing ancestors.
+    #[cfg(target_os = "linux")]
+    pub fn confirm_meta(&self, setup: &mut Setup, found: Option<(u64, bool, bool)>, path: &[u8]) {
+        if !setup.ok {
+            return;
+        }
+        setup.ok = match found {
+            Some((dev, is_dir, plain)) => {
+                let covered = setup.missing_at.is_none() && (setup.file_wd.is_some() != is_dir);
+                covered && plain && self.ino.is_local(dev, path)
+            }
+            // Where the chain stopped must really end it (not a symlink to a directory, which
+            // the stat went through and no watch covers).
+            // A non-directory the setup saw (its inode watched) that the stat did not find is a
+            // dangling symlink (or just deleted): not vouched for either.
+            None => {
+                setup.file_wd.is_none()
+                    && setup.missing_at.as_deref().is_none_or(inotify::ends_chain)
+                    && self.ino.is_local_ancestor(path)
+            }
+        };
+    }
+
+    /// Stub.
+    #[cfg(not(target_os = "linux"))]
+    pub fn confirm_meta(&self, _s: &mut Setup, _found: Option<(u64, bool, bool)>, _p: &[u8]) {}
 }
 
 /// Counters for `pool_stats()`.
@@ -229,6 +280,8 @@ pub struct Watcher {
     limit: Cell<usize>,
     /// When the queued events were last read.
     events_read_at: Cell<Option<Instant>>,
+    /// Watches removed so far (see [`Watcher::epoch`]).
+    removed: Cell<u64>,
 }
 
 impl Default for Watcher {
@@ -245,6 +298,7 @@ impl Watcher {
             broken: Cell::new(false),
             limit: Cell::new(limit),
             events_read_at: Cell::new(None),
+            removed: Cell::new(0),
         }
     }
 
@@ -346,6 +400,7 @@ impl Watcher {
         let armed = Armed {
             watcher: Rc::downgrade(self),
             path: path.into(),
+            kind,
             stamp: t.stamp,
             done: false,
         };
@@ -355,7 +410,7 @@ impl Watcher {
     /// A read armed with `stamp` is back: registers its watches and returns the stamp its
     /// entry keeps (the entry then holds the path's reference) or None (unwatched; the
     /// reference is released here).
-    pub fn complete(&self, path: &[u8], stamp: u64, setup: Setup) -> Option<u64> {
+    pub fn complete(&self, path: &[u8], kind: Kind, stamp: u64, setup: Setup) -> Option<u64> {
         let mut guard = self.inner.borrow_mut();
         let inner = guard.as_mut()?;
         if setup.no_space {
@@ -366,9 +421,9 @@ impl Watcher {
                     .min(inner.table.watches().saturating_sub(1)),
             );
         }
-        inner.table.complete(path, stamp, &setup);
+        inner.table.complete(path, kind, stamp, &setup);
         if !setup.ok {
-            inner.table.release(path);
+            inner.table.release(path, kind);
             drop(guard);
             self.flush();
             return None;
@@ -377,9 +432,9 @@ impl Watcher {
     }
 
     /// Drops one reference to `path` (entry removed or replaced, read not stored).
-    pub fn release(&self, path: &[u8]) {
+    pub fn release(&self, path: &[u8], kind: Kind) {
         if let Some(inner) = self.inner.borrow_mut().as_mut() {
-            inner.table.release(path);
+            inner.table.release(path, kind);
         }
         self.flush();
     }
@@ -391,8 +446,21 @@ impl Watcher {
             for (dir, wd) in inner.table.take_removable() {
                 inner.ino.remove(wd);
                 inner.ino.forget_dir(&dir, wd);
+                self.removed.set(self.removed.get() + 1);
             }
         }
+    }
+
+    /// (event generation, watches removed), or None when the watcher cannot vouch for anything.
+    /// While it stays equal (call [`Watcher::drain`] first), no watched path has changed and no
+    /// watch went away: everything that was clean when it was taken is still clean.
+    pub fn epoch(&self) -> Option<(u64, u64)> {
+        if self.broken.get() {
+            return None;
+        }
+        let guard = self.inner.borrow();
+        let gen = guard.as_ref()?.table.generation();
+        Some((gen, self.removed.get()))
     }
 
     /// Reads and applies every queued event (Lua thread; no Lua calls).
@@ -417,15 +485,24 @@ impl Watcher {
 
     /// True when an entry of `path` stamped `stamp` is unchanged: reads queued events first, so every
     /// change completed before this call is seen.
-    pub fn is_clean(&self, path: &[u8], stamp: u64) -> bool {
+    pub fn is_clean(&self, path: &[u8], kind: Kind, stamp: u64) -> bool {
         if self.broken.get() {
             return false;
         }
         self.read_events();
+        self.clean_as_drained(path, kind, stamp)
+    }
+
+    /// [`Watcher::is_clean`] without draining first: for a batch of checks made right after one
+    /// drain, with no other code running in between (a root lookup).
+    pub fn clean_as_drained(&self, path: &[u8], kind: Kind, stamp: u64) -> bool {
+        if self.broken.get() {
+            return false;
+        }
         let guard = self.inner.borrow();
         guard
             .as_ref()
-            .is_some_and(|i| i.table.is_clean(path, stamp))
+            .is_some_and(|i| i.table.is_clean(path, kind, stamp))
     }
 }
 

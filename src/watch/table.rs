@@ -41,6 +41,12 @@ pub enum Kind {
     File,
     /// A directory listed by `DirectoryCache`.
     Dir,
+    /// A stat answer (the metadata cache), found or not. Covered like a listing (ancestors plus
+    /// its own watch when it is a directory), plus its inode's attribute watch when it is not a
+    /// directory. A missing path is covered by the watches of its existing ancestors: the first
+    /// missing component can only appear inside a watched directory, which reports it by name.
+    /// Meta records live apart from file and listing records, so one path can be both.
+    Meta,
 }
 
 /// What a read's pool-side setup found (see `super::Plan::setup`).
@@ -56,6 +62,10 @@ pub struct Setup {
     pub file_wd: Option<i32>,
     /// The kernel refused a watch for lack of room (ENOSPC: max_user_watches reached).
     pub no_space: bool,
+    /// A stat read's chain stopped at this component: it does not exist, or it is not a
+    /// directory (a file, or a symlink: `super::Plan::confirm_meta` tells them apart). Deeper
+    /// ones cannot exist, and the last watched directory reports its creation.
+    pub missing_at: Option<Arc<[u8]>>,
 }
 
 struct Record {
@@ -85,6 +95,8 @@ pub struct Table {
     gen: u64,
     overflow_at: u64,
     records: FastMap<Vec<u8>, Record>,
+    /// Stat answers ([`Kind::Meta`]), kept apart from `records` (same path, other coverage).
+    metas: FastMap<Vec<u8>, Record>,
     prefixes: FastMap<Vec<u8>, Prefix>,
     dir_wds: FastMap<i32, Arc<[u8]>>,
     /// File watches: wd -> the tracked path it covers.
@@ -108,7 +120,7 @@ pub fn chain(path: &[u8], kind: Kind) -> impl Iterator<Item = &[u8]> {
             .filter(|(_, b)| **b == b'/')
             .map(move |(i, _)| &path[..i]),
     );
-    let own = (kind == Kind::Dir && path.len() > 1).then_some(path);
+    let own = (kind != Kind::File && path.len() > 1).then_some(path);
     ancestors.chain(own)
 }
 
@@ -151,19 +163,35 @@ impl Table {
 
     /// Paths tracked.
     pub fn tracked(&self) -> usize {
-        self.records.len()
+        self.records.len() + self.metas.len()
+    }
+
+    fn recs(&mut self, kind: Kind) -> &mut FastMap<Vec<u8>, Record> {
+        match kind {
+            Kind::Meta => &mut self.metas,
+            _ => &mut self.records,
+        }
+    }
+
+    /// True when some record of `path` other than the `kind` one holds the file watch `wd`.
+    fn file_wd_shared(&self, path: &[u8], kind: Kind, wd: i32) -> bool {
+        let other = match kind {
+            Kind::Meta => self.records.get(path),
+            _ => self.metas.get(path),
+        };
+        other.is_some_and(|r| r.file_wd == Some(wd))
     }
 
     /// Starts tracking `path` for a read: returns the read's stamp and the directories of its
     /// chain that have no registered watch (the read's setup provides them).
     pub fn arm(&mut self, path: &[u8], kind: Kind) -> (u64, Vec<Arc<[u8]>>) {
-        let fresh = match self.records.get_mut(path) {
+        let fresh = match self.recs(kind).get_mut(path) {
             Some(r) => {
                 r.refs += 1;
                 false
             }
             None => {
-                self.records.insert(
+                self.recs(kind).insert(
                     path.to_vec(),
                     Record {
                         kind,
@@ -197,9 +225,9 @@ impl Table {
     }
 
     /// A read armed with `stamp` finished its setup; registers the watches it relied on and
-    /// replays events on them that arrived since `stamp` (then [`Table::is_clean`] says whether
-    /// the path is watched and untouched since `stamp`).
-    pub fn complete(&mut self, path: &[u8], stamp: u64, setup: &Setup) {
+    /// replays events on them that arrived since `stamp`. Returns true when the path is watched
+    /// and nothing touched it since `stamp`.
+    pub fn complete(&mut self, path: &[u8], kind: Kind, stamp: u64, setup: &Setup) -> bool {
         self.inflight = self.inflight.saturating_sub(1);
         for (dir, wd) in &setup.dirs {
             match self.prefixes.get_mut(&**dir) {
@@ -215,7 +243,7 @@ impl Table {
             }
         }
         if let Some(wd) = setup.file_wd {
-            self.attach_file(path, wd);
+            self.attach_file(path, kind, wd);
         }
         let mut changed = stamp < self.log_lost_at || stamp < self.overflow_at;
         if !changed && (!setup.dirs.is_empty() || setup.file_wd.is_some()) {
@@ -227,20 +255,29 @@ impl Table {
         if self.inflight == 0 {
             self.log.clear();
         }
-        if let Some(r) = self.records.get_mut(path) {
-            if changed {
-                r.changed_at = r.changed_at.max(self.gen);
+        let gen = self.gen;
+        match self.recs(kind).get_mut(path) {
+            Some(r) => {
+                if changed {
+                    r.changed_at = r.changed_at.max(gen);
+                }
+                setup.ok && r.changed_at <= stamp
             }
+            None => false,
         }
     }
 
-    fn attach_file(&mut self, path: &[u8], wd: i32) {
-        let Some(rec) = self.records.get_mut(path) else {
-            self.pending_rm.push(wd);
+    fn attach_file(&mut self, path: &[u8], kind: Kind, wd: i32) {
+        let Some(rec) = self.recs(kind).get_mut(path) else {
+            if !self.file_wd_shared(path, kind, wd) {
+                self.pending_rm.push(wd);
+            }
             return;
         };
         if let Some(old) = rec.file_wd.replace(wd).filter(|o| *o != wd) {
-            if self.file_wds.get(&old).is_some_and(|p| p == path) {
+            if self.file_wds.get(&old).is_some_and(|p| p == path)
+                && !self.file_wd_shared(path, kind, old)
+            {
                 self.file_wds.remove(&old);
                 self.pending_rm.push(old);
             }
@@ -251,19 +288,20 @@ impl Table {
     }
 
     /// Drops one reference to `path` (a cache entry went away, or a read is not stored).
-    pub fn release(&mut self, path: &[u8]) {
-        let Some(rec) = self.records.get_mut(path) else {
+    pub fn release(&mut self, path: &[u8], kind: Kind) {
+        let Some(rec) = self.recs(kind).get_mut(path) else {
             return;
         };
         rec.refs -= 1;
         if rec.refs > 0 {
             return;
         }
-        let kind = rec.kind;
         let file_wd = rec.file_wd;
-        self.records.remove(path);
+        self.recs(kind).remove(path);
         if let Some(wd) = file_wd {
-            if self.file_wds.get(&wd).is_some_and(|p| p == path) {
+            if self.file_wds.get(&wd).is_some_and(|p| p == path)
+                && !self.file_wd_shared(path, kind, wd)
+            {
                 self.file_wds.remove(&wd);
                 self.pending_rm.push(wd);
             }
@@ -317,10 +355,14 @@ impl Table {
     }
 
     /// True when the entry of `path` stamped `stamp` has seen no event since.
-    pub fn is_clean(&self, path: &[u8], stamp: u64) -> bool {
+    pub fn is_clean(&self, path: &[u8], kind: Kind, stamp: u64) -> bool {
+        let recs = match kind {
+            Kind::Meta => &self.metas,
+            _ => &self.records,
+        };
         stamp >= self.overflow_at
-            && self.records.get(path).is_some_and(|r| {
-                r.changed_at <= stamp && (r.kind == Kind::Dir || r.file_wd.is_some())
+            && recs.get(path).is_some_and(|r| {
+                r.changed_at <= stamp && (r.kind != Kind::File || r.file_wd.is_some())
             })
     }
 
@@ -332,7 +374,7 @@ impl Table {
     }
 
     fn touch_subtree(&mut self, dir: &[u8], g: u64) {
-        for (p, r) in self.records.iter_mut() {
+        for (p, r) in self.records.iter_mut().chain(self.metas.iter_mut()) {
             if under(p, dir) {
                 r.changed_at = g;
             }
@@ -357,7 +399,11 @@ impl Table {
         }
         if let Some(p) = self.file_wds.get(&wd) {
             // The file's own inode: a link-count or attribute change, or it is gone.
-            if let Some(r) = self.records.get_mut(p.as_slice()) {
+            let recs = [
+                self.records.get_mut(p.as_slice()),
+                self.metas.get_mut(p.as_slice()),
+            ];
+            for r in recs.into_iter().flatten() {
                 r.changed_at = g;
                 if mask & ev::IN_IGNORED != 0 {
                     r.file_wd = None;
@@ -398,17 +444,29 @@ impl Table {
         if let Some(r) = self.records.get_mut(child.as_slice()) {
             r.changed_at = g;
         }
-        if self.prefixes.contains_key(child.as_slice()) {
-            // A directory on some tracked path was renamed, replaced, deleted or chmod-ed.
-            self.touch_subtree(&child, g);
+        if let Some(r) = self.metas.get_mut(child.as_slice()) {
+            r.changed_at = g;
         }
         let entry_change =
             mask & (ev::IN_CREATE | ev::IN_DELETE | ev::IN_MOVED_FROM | ev::IN_MOVED_TO) != 0;
+        if let Some(p) = self.prefixes.get(child.as_slice()) {
+            // A directory on some tracked path was renamed, replaced, deleted or chmod-ed. A
+            // prefix with no watch is no watched directory (a stat's missing component, or a
+            // stat'ed file itself): only its appearing or going away matters below it, not a
+            // write to it (which would otherwise scan every record).
+            if entry_change || !p.wds.is_empty() {
+                self.touch_subtree(&child, g);
+            }
+        }
         if entry_change {
             if let Some(r) = self.records.get_mut(&*dir) {
                 if r.kind == Kind::Dir {
                     r.changed_at = g;
                 }
+            }
+            // A directory's own stat (its mtime) changes with its entries.
+            if let Some(r) = self.metas.get_mut(&*dir) {
+                r.changed_at = g;
             }
         }
     }
@@ -427,6 +485,7 @@ mod tests {
                 .collect(),
             file_wd: None,
             no_space: false,
+            missing_at: None,
         }
     }
 
@@ -461,13 +520,17 @@ mod tests {
         let (s, need) = t.arm(b"/a/f", Kind::File);
         let need: Vec<&[u8]> = need.iter().map(|d| &**d).collect();
         assert_eq!(need, vec![&b"/"[..], b"/a"]);
-        t.complete(b"/a/f", s, &setup_file(50, &[("/", 1), ("/a", 2)]));
-        assert!(t.is_clean(b"/a/f", s));
-        assert!(t.is_clean(b"/a/f", s));
+        assert!(t.complete(
+            b"/a/f",
+            Kind::File,
+            s,
+            &setup_file(50, &[("/", 1), ("/a", 2)])
+        ));
+        assert!(t.is_clean(b"/a/f", Kind::File, s));
         t.event(2, ev::IN_MODIFY, b"g");
-        assert!(t.is_clean(b"/a/f", s));
+        assert!(t.is_clean(b"/a/f", Kind::File, s));
         t.event(2, ev::IN_MODIFY, b"f");
-        assert!(!t.is_clean(b"/a/f", s));
+        assert!(!t.is_clean(b"/a/f", Kind::File, s));
     }
 
     #[test]
@@ -475,19 +538,22 @@ mod tests {
         let mut t = Table::default();
         let (s, _) = t.arm(b"/a/f", Kind::File);
         t.event(7, ev::IN_MODIFY, b"f"); // wd 7 not registered yet
-        t.complete(b"/a/f", s, &setup_file(51, &[("/a", 7)]));
-        assert!(!t.is_clean(b"/a/f", s));
+        assert!(!t.complete(b"/a/f", Kind::File, s, &setup_file(51, &[("/a", 7)])));
     }
 
     #[test]
     fn second_read_needs_no_new_watch() {
         let mut t = Table::default();
         let (s, _) = t.arm(b"/a/f", Kind::File);
-        t.complete(b"/a/f", s, &setup_file(50, &[("/", 1), ("/a", 2)]));
+        t.complete(
+            b"/a/f",
+            Kind::File,
+            s,
+            &setup_file(50, &[("/", 1), ("/a", 2)]),
+        );
         let (s2, need) = t.arm(b"/a/g", Kind::File);
         assert!(need.is_empty());
-        t.complete(b"/a/g", s2, &setup_file(52, &[]));
-        assert!(t.is_clean(b"/a/g", s2));
+        assert!(t.complete(b"/a/g", Kind::File, s2, &setup_file(52, &[])));
     }
 
     #[test]
@@ -496,14 +562,15 @@ mod tests {
         let (s, _) = t.arm(b"/a/b/f", Kind::File);
         t.complete(
             b"/a/b/f",
+            Kind::File,
             s,
             &setup_file(50, &[("/", 1), ("/a", 2), ("/a/b", 3)]),
         );
-        assert!(t.is_clean(b"/a/b/f", s));
+        assert!(t.is_clean(b"/a/b/f", Kind::File, s));
         t.event(1, ev::IN_CREATE, b"unrelated");
-        assert!(t.is_clean(b"/a/b/f", s));
+        assert!(t.is_clean(b"/a/b/f", Kind::File, s));
         t.event(1, ev::IN_MOVED_FROM, b"a");
-        assert!(!t.is_clean(b"/a/b/f", s));
+        assert!(!t.is_clean(b"/a/b/f", Kind::File, s));
     }
 
     #[test]
@@ -511,23 +578,27 @@ mod tests {
         let mut t = Table::default();
         let (s, need) = t.arm(b"/d", Kind::Dir);
         assert_eq!(need.len(), 2);
-        t.complete(b"/d", s, &setup(&[("/", 1), ("/d", 2)]));
-        assert!(t.is_clean(b"/d", s));
+        assert!(t.complete(b"/d", Kind::Dir, s, &setup(&[("/", 1), ("/d", 2)])));
         t.event(2, ev::IN_ATTRIB, b"x");
         t.event(2, ev::IN_MODIFY, b"x");
-        assert!(t.is_clean(b"/d", s));
+        assert!(t.is_clean(b"/d", Kind::Dir, s));
         t.event(2, ev::IN_CREATE, b"x");
-        assert!(!t.is_clean(b"/d", s));
+        assert!(!t.is_clean(b"/d", Kind::Dir, s));
     }
 
     #[test]
     fn dead_directory_watch_is_forgotten() {
         let mut t = Table::default();
         let (s, _) = t.arm(b"/a/f", Kind::File);
-        t.complete(b"/a/f", s, &setup_file(50, &[("/", 1), ("/a", 2)]));
+        t.complete(
+            b"/a/f",
+            Kind::File,
+            s,
+            &setup_file(50, &[("/", 1), ("/a", 2)]),
+        );
         t.event(2, ev::IN_DELETE_SELF, b"");
         t.event(2, ev::IN_IGNORED, b"");
-        assert!(!t.is_clean(b"/a/f", s));
+        assert!(!t.is_clean(b"/a/f", Kind::File, s));
         assert_eq!(t.take_forgotten().len(), 2);
         let (_, need) = t.arm(b"/a/f", Kind::File);
         assert_eq!(need.len(), 1);
@@ -538,8 +609,13 @@ mod tests {
     fn released_paths_free_their_watches_once_idle() {
         let mut t = Table::default();
         let (s, _) = t.arm(b"/a/f", Kind::File);
-        t.complete(b"/a/f", s, &setup_file(5, &[("/", 1), ("/a", 2)]));
-        t.release(b"/a/f");
+        t.complete(
+            b"/a/f",
+            Kind::File,
+            s,
+            &setup_file(5, &[("/", 1), ("/a", 2)]),
+        );
+        t.release(b"/a/f", Kind::File);
         let rm: Vec<i32> = t.take_removable().into_iter().map(|(_, w)| w).collect();
         assert_eq!(rm, vec![1, 2, 5]);
         assert_eq!(t.watches(), 0);
@@ -550,27 +626,86 @@ mod tests {
     fn link_count_change_on_the_file_itself_makes_entry_dirty() {
         let mut t = Table::default();
         let (s, _) = t.arm(b"/a/f", Kind::File);
-        t.complete(b"/a/f", s, &setup_file(50, &[("/", 1), ("/a", 2)]));
-        assert!(t.is_clean(b"/a/f", s));
+        assert!(t.complete(
+            b"/a/f",
+            Kind::File,
+            s,
+            &setup_file(50, &[("/", 1), ("/a", 2)])
+        ));
         t.event(50, ev::IN_ATTRIB, b"");
-        assert!(!t.is_clean(b"/a/f", s));
+        assert!(!t.is_clean(b"/a/f", Kind::File, s));
     }
 
     #[test]
     fn a_file_without_its_own_watch_is_never_clean() {
         let mut t = Table::default();
         let (s, _) = t.arm(b"/a/f", Kind::File);
-        t.complete(b"/a/f", s, &setup(&[("/", 1), ("/a", 2)]));
-        assert!(!t.is_clean(b"/a/f", s));
+        t.complete(b"/a/f", Kind::File, s, &setup(&[("/", 1), ("/a", 2)]));
+        assert!(!t.is_clean(b"/a/f", Kind::File, s));
+    }
+
+    #[test]
+    fn missing_stat_is_dirtied_by_the_creation_of_its_first_missing_component() {
+        let mut t = Table::default();
+        let (s, need) = t.arm(b"/a/b/x", Kind::Meta);
+        assert_eq!(need.len(), 4); // "/", "/a", "/a/b", "/a/b/x" (itself, as a directory)
+        let mut st = setup(&[("/", 1), ("/a", 2)]);
+        st.missing_at = Some(Arc::from(&b"/a/b"[..]));
+        assert!(t.complete(b"/a/b/x", Kind::Meta, s, &st));
+        assert!(t.is_clean(b"/a/b/x", Kind::Meta, s));
+        t.event(2, ev::IN_CREATE, b"other");
+        assert!(t.is_clean(b"/a/b/x", Kind::Meta, s));
+        t.event(2, ev::IN_CREATE, b"b");
+        assert!(!t.is_clean(b"/a/b/x", Kind::Meta, s));
+    }
+
+    #[test]
+    fn directory_stat_changes_with_its_entries_not_their_content() {
+        let mut t = Table::default();
+        let (s, _) = t.arm(b"/d", Kind::Meta);
+        assert!(t.complete(b"/d", Kind::Meta, s, &setup(&[("/", 1), ("/d", 2)])));
+        t.event(2, ev::IN_MODIFY, b"x");
+        assert!(t.is_clean(b"/d", Kind::Meta, s));
+        t.event(2, ev::IN_CREATE, b"x");
+        assert!(!t.is_clean(b"/d", Kind::Meta, s));
+    }
+
+    #[test]
+    fn file_and_stat_records_of_one_path_share_its_inode_watch() {
+        let mut t = Table::default();
+        let (s, _) = t.arm(b"/a/f", Kind::File);
+        assert!(t.complete(
+            b"/a/f",
+            Kind::File,
+            s,
+            &setup_file(50, &[("/", 1), ("/a", 2)])
+        ));
+        let (s2, need) = t.arm(b"/a/f", Kind::Meta);
+        assert_eq!(need.len(), 1); // only "/a/f" itself, tried as a directory
+        assert!(t.complete(b"/a/f", Kind::Meta, s2, &setup_file(50, &[])));
+        assert_eq!(t.tracked(), 2);
+        t.release(b"/a/f", Kind::File);
+        assert!(t.take_removable().iter().all(|(_, w)| *w != 50));
+        assert!(t.is_clean(b"/a/f", Kind::Meta, s2));
+        t.event(50, ev::IN_ATTRIB, b"");
+        assert!(!t.is_clean(b"/a/f", Kind::Meta, s2));
+        t.release(b"/a/f", Kind::Meta);
+        assert!(t.take_removable().iter().any(|(_, w)| *w == 50));
+        assert_eq!(t.tracked(), 0);
     }
 
     #[test]
     fn overflow_dirties_everything() {
         let mut t = Table::default();
         let (s, _) = t.arm(b"/a/f", Kind::File);
-        t.complete(b"/a/f", s, &setup_file(50, &[("/", 1), ("/a", 2)]));
+        t.complete(
+            b"/a/f",
+            Kind::File,
+            s,
+            &setup_file(50, &[("/", 1), ("/a", 2)]),
+        );
         t.event(-1, ev::IN_Q_OVERFLOW, b"");
-        assert!(!t.is_clean(b"/a/f", s));
+        assert!(!t.is_clean(b"/a/f", Kind::File, s));
     }
 }
 
