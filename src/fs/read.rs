@@ -86,9 +86,9 @@ pub fn stat_path(path: &[u8]) -> Result<Identity, FsError> {
     stat_c(&cpath, true).map_err(|e| FsError::from_errno(e, path))
 }
 
-/// [`stat_path`] for the watcher: lstat first; a symlink is then stat'ed through (plain =
-/// false), a file with several hard links is not plain either.
-pub fn stat_path_plain(path: &[u8]) -> Result<(Identity, bool), FsError> {
+/// lstat of `path`, then stat through it when it is a symlink: (identity of what the path names,
+/// its link count when it is not a symlink, None when it is one).
+fn lstat_through(path: &[u8]) -> Result<(Identity, Option<u64>), FsError> {
     let cpath = c_path(path)?;
     // SAFETY: an all-zero `stat` is a valid value of this plain C struct.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
@@ -97,35 +97,28 @@ pub fn stat_path_plain(path: &[u8]) -> Result<(Identity, bool), FsError> {
         return Err(FsError::from_errno(last_errno(), path));
     }
     let id = Identity::from_stat(&st);
-    #[allow(clippy::unnecessary_cast)]
-    let nlink = st.st_nlink as u64;
     if id.file_type() == super::identity::ftype::IFLNK {
         return stat_c(&cpath, true)
-            .map(|id| (id, false))
+            .map(|id| (id, None))
             .map_err(|e| FsError::from_errno(e, path));
     }
-    Ok((id, nlink == 1))
+    #[allow(clippy::unnecessary_cast)]
+    let nlink = st.st_nlink as u64;
+    Ok((id, Some(nlink)))
+}
+
+/// [`stat_path`] for the watcher: lstat first; a symlink is then stat'ed through (plain =
+/// false), a file with several hard links is not plain either.
+pub fn stat_path_plain(path: &[u8]) -> Result<(Identity, bool), FsError> {
+    let (id, nlink) = lstat_through(path)?;
+    Ok((id, nlink == Some(1)))
 }
 
 /// stat(2) for the metadata cache's watcher: lstat first; a symlink is stat'ed through (plain =
 /// false); a directory is plain, anything else only with one hard link.
 pub fn stat_path_meta(path: &[u8]) -> Result<(Identity, bool), FsError> {
-    let cpath = c_path(path)?;
-    // SAFETY: an all-zero `stat` is a valid value of this plain C struct.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: `cpath` is NUL-terminated and `st` is writable.
-    if unsafe { libc::lstat(cpath.as_ptr(), &mut st) } != 0 {
-        return Err(FsError::from_errno(last_errno(), path));
-    }
-    let id = Identity::from_stat(&st);
-    #[allow(clippy::unnecessary_cast)]
-    let nlink = st.st_nlink as u64;
-    if id.file_type() == super::identity::ftype::IFLNK {
-        return stat_c(&cpath, true)
-            .map(|id| (id, false))
-            .map_err(|e| FsError::from_errno(e, path));
-    }
-    Ok((id, id.is_dir() || nlink == 1))
+    let (id, nlink) = lstat_through(path)?;
+    Ok((id, nlink.is_some() && (id.is_dir() || nlink == Some(1))))
 }
 
 /// Reads `fd` to EOF, never holding more than `max_size + 1` bytes.
