@@ -32,12 +32,7 @@ local function check_callback(cb, fname, pos)
   return cb
 end
 
----@class fscache.Stat
----@field type string luv's words: "file", "directory", "fifo", "socket", "char", "block", "unknown"
----@field size integer
----@field mtime integer whole seconds
----@field mtime_nsec integer
----@field mode integer st_mode (file type and permission bits)
+-- A stat result is a fscache.Stat (types/fscache.lua): type, size, mtime, mtime_nsec, mode.
 
 ---Cached stat of `path` (symlinks followed). Missing paths are cached too.
 ---@param path string
