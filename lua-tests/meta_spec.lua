@@ -487,19 +487,25 @@ describe("fscache.root", function()
       return calls
     end
     local base, many = count(0), count(1000)
-    local extra, files = 0, 0
+    local extra, files, diff = 0, 0, {}
     for name, n in pairs(many) do
       local d = n - (base[name] or 0)
       extra = extra + d
+      if d ~= 0 then
+        diff[#diff + 1] = name .. " " .. d
+      end
       if name:match("stat") or name:match("open") or name:match("getdents") or name == "access" then
         files = files + d
       end
     end
+    table.sort(diff)
+    local detail = "system calls of 1,000 lookups beyond the run with none: " .. table.concat(diff, ", ")
     -- No stat, open or directory read for the 1,000 lookups (the two runs differ by a couple of
     -- loader stats either way); what remains is one non-blocking read of the inotify
-    -- descriptor per lookup (the change-feed check), nothing else.
-    assert.is_true(files <= 5, "stat/open/getdents calls for 1,000 lookups: " .. files)
-    assert.is_true(extra <= 1000 + 20, "extra system calls: " .. extra)
-    assert.is_true((many.read or 0) - (base.read or 0) <= 1000 + 5)
+    -- descriptor per lookup (the change-feed check). A loaded machine adds a few reads (events
+    -- or interrupted reads), never one per marker and directory as vim.fs.root does (30 here).
+    assert.is_true(files <= 5, detail)
+    assert.is_true(extra <= 1000 + 50, detail)
+    assert.is_true((many.read or 0) - (base.read or 0) <= 1000 + 50, detail)
   end)
 end)
