@@ -2,15 +2,19 @@
 -- taskset). Every system works on the same deterministic fixtures in the same run; every
 -- repetition is checked byte for byte / entry for entry.
 --
+-- `make bench` prints every target of the 0.2 contract as met / not met (n/a for features not
+-- built yet) with the baselines measured in the same run, and draws the chart.
+--
 -- Environment: BENCH_REPS (default 7), BENCH_ONLY (Lua pattern on workload ids, e.g. "W2"),
 -- BENCH_SYSTEMS (pattern on system names), BENCH_NATIVE (path of the native baseline binary),
 -- BENCH_OUT (output directory, default benches/results), BENCH_PIN (what run.sh pinned to),
--- BENCH_WORKER_NICE (fscache.setup worker_nice for this run).
+-- BENCH_WORKER_NICE (fscache.setup worker_nice for this run), BENCH_LIB_DIR (directory of the
+-- fscache.so to measure, default lua/: A/B runs of two builds).
 
 local script_dir = debug.getinfo(1, "S").source:sub(2):match("(.*)/") or "."
 local root = vim.fn.fnamemodify(script_dir .. "/..", ":p"):gsub("/$", "")
 package.path = script_dir .. "/?.lua;" .. package.path
-package.cpath = root .. "/lua/?.so;" .. package.cpath
+package.cpath = (os.getenv("BENCH_LIB_DIR") or (root .. "/lua")) .. "/?.so;" .. package.cpath
 
 local fscache = require("fscache")
 if os.getenv("BENCH_WORKER_NICE") then
@@ -48,17 +52,41 @@ local meta = {
   ),
 }
 
+-- More bench modules (benches/<name>.lua), run in the same harness after the built-in ones.
+-- Each returns { cases = function(fx, reps) -> { { workload =, system =, spec = }, ... },
+-- workloads = { report rows as in lib/report.lua's WORKLOADS }? }; a spec is as in
+-- lib/measure.lua (measure.case, or measure.stall with `stall = true`). Add one line per module.
+local EXTRA_MODULES = {
+  -- "writes",
+  -- "eviction",
+}
+
 io.stdout:write("fscache bench: generating fixtures...\n")
 local fx = fixtures.create()
 local raw = {}
 
-for _, c in ipairs(workloads.cases(fx, reps)) do
+local all_cases = workloads.cases(fx, reps)
+for _, name in ipairs(EXTRA_MODULES) do
+  local m = require(name)
+  for _, c in ipairs(m.cases and m.cases(fx, reps) or {}) do
+    c.spec.reps = c.spec.reps or reps
+    all_cases[#all_cases + 1] = c
+  end
+  for _, w in ipairs(m.workloads or {}) do
+    report.WORKLOADS[#report.WORKLOADS + 1] = w
+  end
+end
+
+-- Stall cases report their worst gap in ms; these rows come with them (W5-cpu, BIG-total, ...).
+local STALL_EXTRAS = { cpu = "cpu_ms", after = "after_ms", submit = "submit_ms", total = "total_ms" }
+
+for _, c in ipairs(all_cases) do
   if (not only or c.workload:match(only)) and (not systems or c.system:match(systems)) then
     io.stdout:write(("  %-10s %-13s "):format(c.workload, c.system))
     io.stdout:flush()
     local r = c.spec.stall and measure.stall(c.spec) or measure.case(c.spec)
     local scale = 1
-    if c.workload == "W4-cold" or c.spec.stall then
+    if c.workload == "W4-cold" or c.spec.stall or c.spec.unit_ms then
       scale = 1e-3 -- µs -> ms
     end
     local values = {}
@@ -67,9 +95,10 @@ for _, c in ipairs(workloads.cases(fx, reps)) do
     end
     raw[#raw + 1] = { workload = c.workload, system = c.system, values = values, ok = r.ok, error = r.error }
     if c.spec.stall then
-      raw[#raw + 1] = { workload = "W5-cpu", system = c.system, values = r.cpu_ms, ok = r.ok, error = r.error }
-      raw[#raw + 1] = { workload = "W5-after", system = c.system, values = r.after_ms, ok = r.ok, error = r.error }
-      raw[#raw + 1] = { workload = "W5-submit", system = c.system, values = r.submit_ms, ok = r.ok, error = r.error }
+      for suffix, field in pairs(STALL_EXTRAS) do
+        raw[#raw + 1] =
+          { workload = c.workload .. "-" .. suffix, system = c.system, values = r[field], ok = r.ok, error = r.error }
+      end
     end
     if r.ok then
       io.stdout:write(

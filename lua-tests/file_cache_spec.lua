@@ -11,7 +11,7 @@ describe("FileCache", function()
     rm_rf(dir)
   end)
 
-  it("returns the entry fields of DESIGN.md", function()
+  it("returns the documented entry fields (path, content, mtime, mtime_nsec, size)", function()
     local p = dir .. "/a.txt"
     write_file(p, "hello world")
     local e = run_async(function()

@@ -76,6 +76,20 @@ function _G.run_async(fn, timeout_ms)
   return (table.unpack or unpack)(res, 1, res.n)
 end
 
+-- A coroutine body that awaits n leaves calling back synchronously (with 1 for odd i, 0 for
+-- even) and returns the sum: constant stack under a runner, or a "stack overflow" without it.
+function _G.synchronous_completions(n)
+  return function()
+    local sum = 0
+    for i = 1, n do
+      sum = sum + fscache.await(function(cb)
+        cb(i % 2)
+      end)
+    end
+    return sum
+  end
+end
+
 -- A fresh temp directory (removed by rm_rf).
 function _G.tmpdir()
   return assert(uv.fs_mkdtemp((os.getenv("TMPDIR") or "/tmp") .. "/fscache-spec-XXXXXX"))

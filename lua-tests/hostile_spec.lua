@@ -350,7 +350,7 @@ describe("hostile input to every public function", function()
       "new_dir_cache",
       "setup",
       "fd",
-      "drain",
+      "reset_wake",
       "dispatch",
       "pending",
       "pool_stats",
@@ -363,6 +363,9 @@ describe("hostile input to every public function", function()
     fscache.setup({ threads = pool.threads, slice_ms = pool.slice_ms })
     matrix("native.json_decode", native.json_decode, { "[1]", {} })
     matrix("native.json_encode", native.json_encode, { { 1 }, {} })
+    matrix("native.json_decode_sliced", native.json_decode_sliced, { "[1]", {} })
+    local sliced = native.json_decode_sliced("[" .. ("1,"):rep(5000) .. "1]")
+    matrix("sliced:step", sliced.step, { sliced, 0 })
     matrix("native.empty_dict", native.empty_dict, { "extra" })
     -- json_configure sets the null / empty-dict markers for the whole state: restore after each.
     local function restore_json()

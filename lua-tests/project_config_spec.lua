@@ -370,7 +370,7 @@ describe("project_config loader", function()
       return fired ~= nil
     end, 5000))
     assert.are.same({
-      bad .. ":2:24: key must be a string",
+      "EJSON: " .. bad .. ":2:24: key must be a string",
       dir .. "/projects/app/15-array.json: top level must be a JSON object",
     }, fired.errors)
     assert.are.same(

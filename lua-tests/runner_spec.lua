@@ -3,7 +3,7 @@
 local fscache = require("fscache")
 local unpack = table.unpack or unpack
 
--- A runner following plenary's protocol (runner-protocols.md §1): the leaf yields
+-- A runner following plenary's protocol (docs/runners.md, plenary): the leaf yields
 -- (fn, argc, ...); the runner calls fn with its step callback at position argc and resumes the
 -- coroutine with whatever that callback receives. Errors are raised, not passed to cb.
 local function plenary_shaped_run(fn, cb)
@@ -132,6 +132,53 @@ describe("runners", function()
       end
     )
     assert.matches("expected an async leaf", err)
+  end)
+
+  -- Runs fn under fscache.run; returns the list of its endings ({ "done", ... } / { "error", msg }).
+  local function endings_of(fn)
+    local ended = {}
+    fscache.run(fn, function(...)
+      ended[#ended + 1] = { "done", ... }
+    end, function(e)
+      ended[#ended + 1] = { "error", e }
+    end)
+    return ended
+  end
+
+  it("fscache.run ends a coroutine once when its leaf raises and still calls back later", function()
+    local saved, resumed
+    local ended = endings_of(function()
+      coroutine.yield(function(cb)
+        saved = cb
+        error("leaf boom")
+      end, 1)
+      resumed = true
+    end)
+    assert.are.equal(1, #ended)
+    assert.are.equal("error", ended[1][1])
+    assert.matches("leaf boom", ended[1][2])
+    saved("late result")
+    saved("later still")
+    assert.are.equal(1, #ended)
+    assert.is_nil(resumed)
+  end)
+
+  it("fscache.run ends a coroutine once when its leaf calls back, then raises", function()
+    local ended = endings_of(function()
+      return coroutine.yield(function(cb)
+        cb("given")
+        error("leaf boom after the callback")
+      end, 1)
+    end)
+    assert.are.equal(1, #ended)
+    assert.are.equal("error", ended[1][1])
+    assert.matches("leaf boom after the callback", ended[1][2])
+  end)
+
+  it("fscache.run and block_on take 1,000,000 synchronous completions in a row", function()
+    local body = synchronous_completions(1000000)
+    assert.are.same({ { "done", 500000 } }, endings_of(body))
+    assert.are.equal(500000, fscache.block_on(body, 60000))
   end)
 
   it("block_on returns fn's values, raises its error, and times out with a message", function()

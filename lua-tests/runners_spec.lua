@@ -1,5 +1,5 @@
 -- The runner matrix: every *_async method under every coroutine runner people use (small
--- runners written here from runner-protocols.md), on a hit, a miss and an error result, for
+-- runners written here from docs/runners.md), on a hit, a miss and an error result, for
 -- FileCache, DirectoryCache, writes and the metadata cache (stat_async, root_async). Each runner
 -- is detected the way the real one is.
 
@@ -150,6 +150,12 @@ for _, r in ipairs(RUNNERS) do
         r.uninstall()
       end
       rm_rf(ctx.dir)
+    end)
+
+    it("takes 1,000,000 synchronous completions in a row in one coroutine", function()
+      local res, err = run_settled(r.start, synchronous_completions(1000000), 60000, r.name .. ": did not finish")
+      assert.is_nil(err)
+      assert.are.equal(500000, res[1])
     end)
 
     for _, case in ipairs(CASES) do

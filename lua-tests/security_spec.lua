@@ -1,6 +1,6 @@
 -- What fscache touches: exactly the path it is given (the kernel resolves it; no lexical clean-up,
 -- no environment), a temp file created with O_EXCL|O_NOFOLLOW in the target's directory with
--- the target's mode, and no process ever spawned. See the README's threat model.
+-- the target's mode, and no process ever spawned. See docs/THREAT_MODEL.md.
 
 local fscache = require("fscache")
 local C = require("support.child")

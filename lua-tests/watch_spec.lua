@@ -362,7 +362,7 @@ describe("performance settings", function()
     ok, err = pcall(fscache.setup, { watch_limit = "many" })
     assert.is_false(ok)
     assert.matches(
-      "bad option 'watch_limit' to 'setup' (integer >= 0 or false expected, got string)",
+      "bad option 'watch_limit' to 'setup' (integer >= 0 or false expected, got string \"many\")",
       tostring(err),
       1,
       true

@@ -333,6 +333,36 @@ describe("write conveniences", function()
     assert.are.same({ "f", "g" }, dir_names(dir))
   end)
 
+  it("durable = false skips every fsync; the default fsyncs file and directory (strace)", function()
+    local C = require("support.child")
+    local function fsyncs(how)
+      local d = tmpdir()
+      local rc, out = C.run(
+        "strace -f -qq -c -e trace=fsync,fdatasync -o " .. C.q(d .. "/trace") .. " " .. C.lua_cmd("durable", { d, how })
+      )
+      assert.are.equal(0, rc, out)
+      local trace = read_file(d .. "/trace") or ""
+      rm_rf(d)
+      local n = 0
+      for line in trace:gmatch("[^\n]+") do
+        if line:find("fsync%s*$") then
+          local fields = {}
+          for w in line:gmatch("%S+") do
+            fields[#fields + 1] = w
+          end
+          n = n + tonumber(fields[4])
+        end
+      end
+      return n, trace
+    end
+    local durable, t1 = fsyncs("true")
+    assert.are.equal(20, durable, t1)
+    local fast, t2 = fsyncs("false")
+    assert.are.equal(0, fast, t2)
+    local per_write, t3 = fsyncs("per-write")
+    assert.are.equal(0, per_write, t3)
+  end)
+
   it("rejects bad durable, bad data and bad callbacks as Lua errors naming them", function()
     local ok, err = pcall(fscache.FileCache.new, { durable = "yes" })
     assert.is_false(ok)

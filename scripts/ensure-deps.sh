@@ -27,8 +27,8 @@ if [ "$what" = test ]; then
     pkg_ok "$p" || need_apt="$need_apt $p"
   done
   # Reliability specs: gcc (fault-injection preload library), binutils (nm), util-linux (setpriv,
-  # unshare, losetup), e2fsprogs (mkfs.ext2 for the coarse-timestamp file system).
-  # strace: meta_spec counts the system calls of repeated root lookups.
+  # unshare, losetup), e2fsprogs (mkfs.ext2 for the coarse-timestamp file system), strace
+  # (system-call counts: fsyncs skipped with durable = false; repeated root lookups).
   for c in gcc:gcc nm:binutils setpriv:util-linux unshare:util-linux mkfs.ext2:e2fsprogs strace:strace; do
     have "${c%%:*}" || need_apt="$need_apt ${c#*:}"
   done

@@ -3,13 +3,60 @@
 //! `luaopen_fscache` builds the native table and hands it to the embedded Lua shim
 //! (`src/lua/*.lua`), which returns the public module.
 
-pub mod cache;
-pub mod fasthash;
-pub mod fs;
-pub mod json;
-pub mod lua_util;
-pub mod runtime;
-pub mod watch;
+#![warn(missing_docs, unsafe_op_in_unsafe_fn)]
+
+mod cache;
+mod fasthash;
+mod fs;
+mod json;
+mod lua_util;
+mod options;
+mod runtime;
+mod watch;
+
+/// What the integration tests (`tests/*.rs`) reach inside the crate. Not a public API: it
+/// changes whenever the internals do.
+#[doc(hidden)]
+pub mod testing {
+    /// The file-system layer (`src/fs/`).
+    pub mod fs {
+        pub use crate::fs::{
+            read_dir, read_file, stat_path, write_atomic, EntryKind, FsError, Identity, Timestamp,
+        };
+    }
+
+    /// The JSON layer (`src/json/`).
+    pub mod json {
+        pub use crate::json::{
+            ctx, decode_doc, doc_to_lua, encode, is_jsonc_path, register, JsonDoc, JsonError,
+            SlicedBuild, MAX_DEPTH,
+        };
+
+        /// [`decode_doc`] as a `serde_json::Value`, to compare with `serde_json::json!` values.
+        pub fn decode(
+            bytes: &[u8],
+            jsonc: bool,
+            path: &[u8],
+        ) -> Result<serde_json::Value, JsonError> {
+            decode_doc(bytes, jsonc, path).map(|d| d.to_value())
+        }
+    }
+
+    /// Option parsing (`src/options.rs`).
+    pub mod options {
+        pub use crate::options::*;
+    }
+
+    /// The cache engine (`src/cache/`).
+    pub mod cache {
+        pub use crate::cache::is_racy;
+    }
+
+    /// Entry and listing tables (`src/cache/entry_table.rs`).
+    pub mod entry_table {
+        pub use crate::cache::entry_table::{install, listing, PackedListing, SlicedListing};
+    }
+}
 
 use std::sync::{Mutex, Once};
 use std::time::{Duration, Instant};
@@ -42,100 +89,42 @@ fn install_panic_hook() {
 }
 
 /// Embedded Lua sources, in load order: (name, source).
-const LUA_SOURCES: [(&str, &str); 6] = [
+const LUA_SOURCES: [(&str, &str); 12] = [
+    ("report", include_str!("lua/report.lua")),
+    ("deliver", include_str!("lua/deliver.lua")),
+    ("yield", include_str!("lua/yield.lua")),
+    ("adapters", include_str!("lua/adapters.lua")),
+    ("run", include_str!("lua/run.lua")),
+    ("block_on", include_str!("lua/block_on.lua")),
     ("await", include_str!("lua/await.lua")),
     ("runners", include_str!("lua/runners.lua")),
     ("loop", include_str!("lua/loop.lua")),
     ("caches", include_str!("lua/caches.lua")),
     ("meta", include_str!("lua/meta.lua")),
-    ("init", include_str!("lua/init.lua")),
+    ("module", include_str!("lua/module.lua")),
 ];
 
 fn setup(lua: &Lua, opts: Option<LuaTable>) -> LuaResult<()> {
+    const F: &str = "setup";
     let rt = Runtime::get(lua)?;
     let Some(opts) = opts else { return Ok(()) };
-    match opts.get::<LuaValue>("threads")? {
-        LuaValue::Nil => {}
-        LuaValue::Integer(n) if (1..=1024).contains(&n) => rt.pool().set_limit(n as usize),
-        LuaValue::Number(n) if (1.0..=1024.0).contains(&n) && n.fract() == 0.0 => {
-            rt.pool().set_limit(n as usize)
-        }
-        v => {
-            return Err(LuaError::runtime(format!(
-                "bad option 'threads' to 'setup' (integer 1..1024 expected, got {})",
-                lua_util::describe(&v)
-            )))
-        }
+    if let Some(n) = options::int_option(&opts, "threads", F, 1..=1024)? {
+        rt.pool().set_limit(n as usize);
     }
-    match opts.get::<LuaValue>("worker_nice")? {
-        LuaValue::Nil => {}
-        LuaValue::Integer(n) if (0..=19).contains(&n) => rt.pool().set_nice(n as i32),
-        LuaValue::Number(n) if (0.0..=19.0).contains(&n) && n.fract() == 0.0 => {
-            rt.pool().set_nice(n as i32)
-        }
-        v => {
-            let got = lua_util::describe(&v);
-            return Err(LuaError::runtime(format!(
-                "bad option 'worker_nice' to 'setup' (integer 0..19 expected, got {got})"
-            )));
-        }
+    if let Some(n) = options::int_option(&opts, "worker_nice", F, 0..=19)? {
+        rt.pool().set_nice(n as i32);
     }
-    match opts.get::<LuaValue>("watch_limit")? {
-        LuaValue::Nil => {}
-        LuaValue::Boolean(false) => rt.watcher().set_limit(0),
-        LuaValue::Integer(n) if n >= 0 => rt.watcher().set_limit(n as usize),
-        LuaValue::Number(n) if n >= 0.0 && n.fract() == 0.0 => rt.watcher().set_limit(n as usize),
-        v => {
-            let got = lua_util::describe(&v);
-            return Err(LuaError::runtime(format!(
-                "bad option 'watch_limit' to 'setup' (integer >= 0 or false expected, got {got})"
-            )));
-        }
+    if let Some(n) = options::int_or_false_option(&opts, "watch_limit", F, 0..=i64::MAX, 0)? {
+        rt.watcher()
+            .set_limit(usize::try_from(n).unwrap_or(usize::MAX));
     }
-    match opts.get::<LuaValue>("write_threads")? {
-        LuaValue::Nil => {}
-        LuaValue::Integer(n) if (1..=64).contains(&n) => rt.lane().pool().set_limit(n as usize),
-        LuaValue::Number(n) if (1.0..=64.0).contains(&n) && n.fract() == 0.0 => {
-            rt.lane().pool().set_limit(n as usize)
-        }
-        v => {
-            let got = lua_util::describe(&v);
-            return Err(LuaError::runtime(format!(
-                "bad option 'write_threads' to 'setup' (integer 1..64 expected, got {got})"
-            )));
-        }
+    if let Some(n) = options::int_option(&opts, "write_threads", F, 1..=64)? {
+        rt.lane().pool().set_limit(n as usize);
     }
-    match opts.get::<LuaValue>("slice_ms")? {
-        LuaValue::Nil => {}
-        LuaValue::Integer(n) if n > 0 => rt.set_slice(Duration::from_millis(n as u64)),
-        LuaValue::Number(n) if n > 0.0 && n.is_finite() => rt.set_slice(millis(n)),
-        v => {
-            return Err(LuaError::runtime(format!(
-                "bad option 'slice_ms' to 'setup' (positive number expected, got {})",
-                lua_util::describe(&v)
-            )))
-        }
+    if let Some(d) = options::ms_option(&opts, "slice_ms", F)? {
+        rt.set_slice(d);
     }
     Ok(())
-}
-
-/// Non-negative milliseconds as a Duration, saturating: `Duration::from_secs_f64` panics on values
-/// too large for a Duration (1e300, inf), which a Lua caller can pass.
-fn millis(n: f64) -> Duration {
-    Duration::try_from_secs_f64(n / 1000.0).unwrap_or(Duration::MAX)
-}
-
-fn ms_arg(v: LuaValue, func: &str) -> LuaResult<Option<Duration>> {
-    match v {
-        LuaValue::Nil => Ok(None),
-        LuaValue::Integer(n) if n >= 0 => Ok(Some(Duration::from_millis(n as u64))),
-        // +inf (e.g. block_on(fn, math.huge)) means "no limit"; NaN fails `n >= 0.0`.
-        LuaValue::Number(n) if n >= 0.0 => Ok(Some(millis(n))),
-        v => Err(LuaError::runtime(format!(
-            "bad argument #1 to '{func}' (milliseconds: non-negative number expected, got {})",
-            lua_util::describe(&v)
-        ))),
-    }
 }
 
 /// The native table handed to the shim.
@@ -156,30 +145,30 @@ fn native(lua: &Lua) -> LuaResult<LuaTable> {
     let fd = rt.fd();
     n.set("fd", lua.create_function(move |_, ()| Ok(fd))?)?;
     n.set(
-        "drain",
+        "reset_wake",
         lua.create_function(|lua, ()| {
-            Runtime::get(lua)?.drain_wake();
+            Runtime::get(lua)?.reset_wake();
             Ok(())
         })?,
     )?;
     n.set(
         "dispatch",
         lua.create_function(|lua, budget: LuaValue| {
-            let budget = ms_arg(budget, "dispatch")?;
+            let budget = options::ms_arg(&budget, "dispatch", 1)?;
             Runtime::get(lua)?.dispatch(lua, budget)
         })?,
     )?;
     n.set(
         "wait",
         lua.create_function(|lua, ms: LuaValue| {
-            let ms = ms_arg(ms, "wait")?.unwrap_or(Duration::from_secs(3600 * 24));
+            let ms = options::ms_arg(&ms, "wait", 1)?.unwrap_or(Duration::from_secs(3600 * 24));
             Ok(Runtime::get(lua)?.wait(ms))
         })?,
     )?;
     n.set(
         "flush_writes",
         lua.create_function(|_, ms: LuaValue| {
-            let limit = ms_arg(ms, "flush_writes")?.unwrap_or(runtime::FLUSH_LIMIT);
+            let limit = options::ms_arg(&ms, "flush_writes", 1)?.unwrap_or(runtime::FLUSH_LIMIT);
             Ok(runtime::flush_all(limit))
         })?,
     )?;
@@ -230,6 +219,11 @@ fn native(lua: &Lua) -> LuaResult<LuaTable> {
         lua.create_function(|_, ()| Ok(LAST_PANIC.lock().ok().and_then(|s| s.clone())))?,
     )?;
     n.set("null", LuaValue::NULL)?;
+    // The directory entry type words, in listing-code order (src/fs/dir.rs is their one source).
+    n.set(
+        "entry_types",
+        lua.create_sequence_from(fs::EntryKind::WORDS)?,
+    )?;
     json::register(lua, &n)?;
     // The metadata cache (stat and root lookups, `src/lua/meta.lua`).
     n.set(
@@ -277,8 +271,8 @@ pub fn open(lua: &Lua) -> LuaResult<LuaTable> {
             .into_function()?;
         chunks.set(name, f)?;
     }
-    let init: LuaFunction = chunks.get("init")?;
-    init.call((native, chunks))
+    let module: LuaFunction = chunks.get("module")?;
+    module.call((native, chunks))
 }
 
 #[mlua::lua_module(name = "fscache", skip_memory_check)]

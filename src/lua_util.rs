@@ -95,12 +95,3 @@ pub fn deliver(lua: &Lua, waiters: Vec<RegistryKey>, values: LuaMultiValue) -> L
     }
     res
 }
-
-/// A short description of a bad value for error messages: its type, or a number's value.
-pub fn describe(v: &LuaValue) -> String {
-    match v {
-        LuaValue::Integer(i) => format!("number {i}"),
-        LuaValue::Number(n) => format!("number {n}"),
-        other => other.type_name().to_string(),
-    }
-}

@@ -1,4 +1,4 @@
-//! Integration tests for the pure-Rust file-system layer (`fscache::fs`), on real files.
+//! Integration tests for the pure-Rust file-system layer (`src/fs`), on real files.
 
 use std::ffi::CString;
 use std::fs;
@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use fscache::fs::{read_dir, read_file, stat_path, write_atomic, EntryKind, FsError};
+use fscache::testing::fs::{read_dir, read_file, stat_path, write_atomic, EntryKind, FsError};
 
 const MAX: u64 = 64 * 1024 * 1024;
 

@@ -1,7 +1,7 @@
 //! Validation logic: when an unchanged identity may be trusted, and the module in a real Lua state.
 
-use fscache::cache::is_racy;
-use fscache::fs::{Identity, Timestamp};
+use fscache::testing::cache::is_racy;
+use fscache::testing::fs::{Identity, Timestamp};
 
 fn id(mtime: (i64, i64), ctime: (i64, i64)) -> Identity {
     Identity {

@@ -147,24 +147,33 @@ function FileCache:get_json(path, opts, cb) end
 ---@return fscache.ErrorCode|nil code
 function FileCache:get_json_sync(path, opts) end
 
+---@class fscache.BatchOptions
+---@field json? boolean entries[i] is the decoded JSON of paths[i] (decoded on the pool)
+---@field jsonc? boolean with json: accept comments and trailing commas (always on for *.jsonc)
+
 ---Inside a coroutine: many files at once, one suspension. `entries[i]` is the entry of
----`paths[i]` or false; `errors[i]` nil or the failure message ("ENOENT: ...: /x").
+---`paths[i]` (or its decoded JSON with `{ json = true }`) or false; `errors[i]` nil or the
+---failure message, starting with its code ("ENOENT: ...: /x", "EJSON: /x:1:2: ...").
 ---@async
 ---@param paths string[]
----@return (fscache.Entry|false)[] entries
+---@param opts? fscache.BatchOptions
+---@return (fscache.Entry|any|false)[] entries
 ---@return table<integer, string> errors
-function FileCache:get_many_async(paths) end
+function FileCache:get_many_async(paths, opts) end
 
----Callback form of get_many_async: `cb(entries, errors)`, later, once, on the main thread.
+---Callback form of get_many_async: `cb(entries, errors)`, later, once, on the main thread;
+---`opts` may be left out.
 ---@param paths string[]
----@param cb fun(entries: (fscache.Entry|false)[], errors: table<integer, string>)
-function FileCache:get_many(paths, cb) end
+---@param opts fscache.BatchOptions|nil|fun(entries: (fscache.Entry|any|false)[], errors: table<integer, string>)
+---@param cb? fun(entries: (fscache.Entry|any|false)[], errors: table<integer, string>)
+function FileCache:get_many(paths, opts, cb) end
 
 ---Blocking form of get_many_async (reads in parallel; delivers other results while waiting).
 ---@param paths string[]
----@return (fscache.Entry|false)[] entries
+---@param opts? fscache.BatchOptions
+---@return (fscache.Entry|any|false)[] entries
 ---@return table<integer, string> errors
-function FileCache:get_many_sync(paths) end
+function FileCache:get_many_sync(paths, opts) end
 
 ---Inside a coroutine: atomically replaces `path` and updates the cache.
 ---@async
@@ -300,7 +309,9 @@ function fscache.empty_object() end
 ---@param opts fscache.SetupOptions
 function fscache.setup(opts) end
 
----Runtime counters.
+---Runtime counters: the pool (threads, running, queued, pending, delivered, slice_ms,
+---worker_nice), the write lane (write_threads, writes_running, writes_queued) and the watcher
+---(watching, watches, watch_limit, watched_paths, watch_events, watch_inflight).
 ---@return fscache.PoolStats
 function fscache.pool_stats() end
 

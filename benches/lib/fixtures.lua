@@ -2,15 +2,19 @@
 --   <root>/w1/f0000.txt .. f1999.txt   2,000 files of exactly 2,048 bytes (W1, W2, W5)
 --   <root>/w3/d000.json .. d199.json   200 JSON documents of about 20 KiB (W3)
 --   <root>/w4/e00000 .. e09999         10,000 empty files (W4)
+--   <root>/big/package-lock.json       a 3.8 MB package-lock-shaped document (lib/lockfile.lua)
+--   <root>/deep/l01/../l10/source.lua  10 levels under a directory holding the root marker
 -- Every file's content is a function of its index, so a run can check each byte it got back.
 
 local uv = vim.uv
+local lockfile = require("lib.lockfile")
 
 local M = {}
 
 M.W1_FILES, M.W1_SIZE = 2000, 2048
 M.W3_FILES, M.W3_ITEMS = 200, 152
 M.W4_ENTRIES = 10000
+M.ROOT_LEVELS, M.ROOT_MARKER = 10, "fscache-bench.root"
 
 ---The 2,048 bytes of W1 file `i` (0-based).
 function M.w1_content(i)
@@ -57,10 +61,22 @@ end
 ---Creates every fixture under a fresh temp dir; returns root, W1 paths, their contents, W3 paths.
 function M.create()
   local root = assert(uv.fs_mkdtemp((os.getenv("TMPDIR") or "/tmp") .. "/fscache-bench-XXXXXX"))
-  for _, d in ipairs({ "w1", "w3", "w4" }) do
+  for _, d in ipairs({ "w1", "w3", "w4", "big", "deep" }) do
     assert(uv.fs_mkdir(root .. "/" .. d, 493))
   end
   local fx = { root = root, w1 = {}, w1_content = {}, w3 = {}, w4 = M.w4_dir(root) }
+  fx.big = root .. "/big/package-lock.json"
+  fx.big_text = lockfile.text()
+  write(fx.big, fx.big_text)
+  fx.deep_root = root .. "/deep"
+  write(fx.deep_root .. "/" .. M.ROOT_MARKER, "")
+  local dir = fx.deep_root
+  for level = 1, M.ROOT_LEVELS do
+    dir = ("%s/l%02d"):format(dir, level)
+    assert(uv.fs_mkdir(dir, 493))
+  end
+  fx.deep_source = dir .. "/source.lua"
+  write(fx.deep_source, "return 1\n")
   for i = 0, M.W1_FILES - 1 do
     local p, c = M.w1_path(root, i), M.w1_content(i)
     write(p, c)

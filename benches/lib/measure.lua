@@ -63,13 +63,22 @@ function M.min(xs)
   return m
 end
 
+-- A case's context (its setup's result); a setup that raises fails the case, not the run.
+local function setup_of(spec)
+  return spec.setup and spec.setup() or {}
+end
+
 ---Measures one (workload, system) case.
 ---spec: { ops = n, reps = n, setup = fn() -> ctx, run = fn(ctx, done), verify = fn(ctx, result) -> ok, msg }
 ---Returns { per_op_us = {...}, ok = bool, error = msg|nil }.
 function M.case(spec)
   local res = { per_op_us = {}, ok = true }
   for rep = 0, spec.reps do -- rep 0 is the warm-up
-    local ctx = spec.setup and spec.setup() or {}
+    local oks, ctx = pcall(setup_of, spec)
+    if not oks then
+      res.ok, res.error = false, "setup failed: " .. tostring(ctx)
+      return res
+    end
     collectgarbage()
     local okc, dt, result = pcall(M.drive, function(done)
       spec.run(ctx, done)
@@ -99,7 +108,11 @@ end
 function M.stall(spec)
   local res = { per_op_us = {}, cpu_ms = {}, total_ms = {}, after_ms = {}, submit_ms = {}, ok = true }
   for rep = 0, spec.reps do
-    local ctx = spec.setup and spec.setup() or {}
+    local oks, ctx = pcall(setup_of, spec)
+    if not oks then
+      res.ok, res.error = false, "setup failed: " .. tostring(ctx)
+      return res
+    end
     collectgarbage()
     local timer = uv.new_timer()
     local last, worst, ticking = nil, 0, true

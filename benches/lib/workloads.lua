@@ -1,9 +1,11 @@
--- W1..W5 for each system, on the same fixtures. Each case: ops, setup, run(ctx, done), verify.
+-- W1..W5, the 3.8 MB document (BIG), and batches (B-*) and root detection (R-root) once the
+-- cache has them, for each system, on the same fixtures. Each case: ops, setup, run(ctx, done), verify.
 -- run() starts the work and calls done(result) when the last operation completed.
 
 local fscache = require("fscache")
 local base = require("lib.uv_baseline")
 local fixtures = require("lib.fixtures")
+local lockfile = require("lib.lockfile")
 
 local M = {}
 
@@ -367,7 +369,168 @@ function M.cases(fx, reps)
     end,
     verify = files_ok,
   })
+
+  M.big_cases(add, fx)
+  M.batch_cases(add, fx, files_ok)
+  M.root_cases(add, fx)
   return cases
+end
+
+-- BIG: worst loop gap and total time while the 3.8 MB lockfile becomes a Lua table.
+local function check_big(v)
+  if type(v) ~= "table" or v.lockfileVersion ~= 3 or type(v.packages) ~= "table" then
+    return false, "no lockfile value"
+  end
+  local n = 0
+  for _ in pairs(v.packages) do
+    n = n + 1
+  end
+  if n ~= lockfile.PACKAGES + 1 then
+    return false, n .. " packages"
+  end
+  return true
+end
+
+local BIG_STEP_MS = 2 -- the dispatch slice fscache uses by default
+
+function M.big_cases(add, fx)
+  local function verify(_, v)
+    return check_big(v)
+  end
+  add("BIG", "fscache", {
+    stall = true,
+    ops = 1,
+    setup = function()
+      return { c = fscache.FileCache.new() }
+    end,
+    run = function(ctx, done)
+      fs_spawn(function()
+        return assert(ctx.c:get_json_async(fx.big))
+      end, done)
+    end,
+    verify = verify,
+  })
+  -- The sliced builder alone (src/json/sliced.rs), stepped once per loop turn with the default
+  -- slice budget: what get_json_async costs the loop once the cache delivers through it. The
+  -- decode (on the pool in the cache) runs untimed in setup.
+  add("BIG-sliced", "fscache", {
+    stall = true,
+    ops = 1,
+    setup = function()
+      return { b = assert(fscache._native.json_decode_sliced(fx.big_text)) }
+    end,
+    run = function(ctx, done)
+      -- An idle handle runs once per loop turn (timers, then one step, then poll).
+      local idle = vim.uv.new_idle()
+      idle:start(function()
+        local finished, v = ctx.b:step(BIG_STEP_MS)
+        if finished then
+          idle:stop()
+          idle:close()
+          done(v)
+        end
+      end)
+    end,
+    verify = verify,
+  })
+  add("BIG", "uv_callbacks", {
+    stall = true,
+    ops = 1,
+    setup = function()
+      return { c = base.callback_cache() }
+    end,
+    run = function(ctx, done)
+      base.spawn(function()
+        local e = assert(ctx.c.get(fx.big))
+        return vim.json.decode(e.content)
+      end, done)
+    end,
+    verify = verify,
+  })
+  add("BIG", "uv_sync", {
+    stall = true,
+    ops = 1,
+    run = function(_, done)
+      local f = assert(io.open(fx.big, "rb"))
+      local text = f:read("*a")
+      f:close()
+      done(vim.json.decode(text))
+    end,
+    verify = verify,
+  })
+end
+
+-- Batches (FileCache:get_many_async), measured once the cache has them.
+function M.batch_cases(add, fx, files_ok)
+  if not fscache.FileCache.get_many_async then
+    return
+  end
+  local N = #fx.w1
+  local function batch(ctx, done)
+    fs_spawn(function()
+      local entries = ctx.c:get_many_async(fx.w1)
+      return entries
+    end, done)
+  end
+  local function fresh()
+    return { c = fscache.FileCache.new() }
+  end
+  add("B-batch", "fscache", { ops = N, setup = fresh, run = batch, verify = files_ok })
+  add("B-stall", "fscache", { stall = true, ops = N, setup = fresh, run = batch, verify = files_ok })
+  -- The baseline's best shape for "read all of these": one coroutine per file.
+  local function uv_conc(ctx, done)
+    conc(base.spawn, ctx.c.get, fx.w1, done)
+  end
+  local function uv_fresh()
+    return { c = base.callback_cache() }
+  end
+  add("B-batch", "uv_callbacks", { ops = N, setup = uv_fresh, run = uv_conc, verify = files_ok })
+  add("B-stall", "uv_callbacks", { stall = true, ops = N, setup = uv_fresh, run = uv_conc, verify = files_ok })
+end
+
+-- Root detection on an unchanged tree, 10 levels deep: fscache.root_async against vim.fs.root.
+local ROOT_OPS = 2000
+
+function M.root_cases(add, fx)
+  if not fscache.root_async or not vim.fs.root then
+    return
+  end
+  local marker = fixtures.ROOT_MARKER
+  local want = vim.fs.root(fx.deep_source, marker)
+  local sources = {}
+  for i = 1, ROOT_OPS do
+    sources[i] = fx.deep_source
+  end
+  local function verify(_, out)
+    for i = 1, ROOT_OPS do
+      if out[i] ~= want then
+        return false, ("root %d is %s, vim.fs.root says %s"):format(i, tostring(out[i]), tostring(want))
+      end
+    end
+    return true
+  end
+  add("R-root", "fscache", {
+    ops = ROOT_OPS,
+    setup = function()
+      assert(fscache.root_sync(fx.deep_source, marker) == want, "root_sync disagrees with vim.fs.root")
+      return {}
+    end,
+    run = function(_, done)
+      seq(fs_spawn, function(p)
+        return fscache.root_async(p, marker)
+      end, sources, done)
+    end,
+    verify = verify,
+  })
+  add("R-root", "uv_sync", {
+    ops = ROOT_OPS,
+    run = function(_, done)
+      sync_loop(function(p)
+        return vim.fs.root(p, marker)
+      end, sources, done)
+    end,
+    verify = verify,
+  })
 end
 
 return M

@@ -132,33 +132,22 @@ local function find_files(self, ctx)
   end
 end
 
---- Stage 2: read and decode every file concurrently (one pool job each), keep merge order.
+--- Stage 2: read and decode every file in one batch (one suspension; reads and JSON decoding
+--- run concurrently on the pool; `.jsonc` files accept comments), keep merge order.
 local function read_json(self, ctx)
   local n = #ctx.files
   if n == 0 then
     return
   end
-  local results = {}
-  fscache.await(function(done)
-    local left = n
-    for i, path in ipairs(ctx.files) do
-      self.files:get_json(path, { jsonc = path:match("%.jsonc$") ~= nil }, function(value, err)
-        results[i] = { path = path, value = value, err = err }
-        left = left - 1
-        if left == 0 then
-          done()
-        end
-      end)
-    end
-  end)
+  local values, errors = self.files:get_many_async(ctx.files, { json = true })
   for i = 1, n do
-    local r = results[i]
-    if r.err then
-      ctx.errors[#ctx.errors + 1] = r.err
-    elseif not is_object(r.value) then
-      ctx.errors[#ctx.errors + 1] = r.path .. ": top level must be a JSON object"
+    local path = ctx.files[i]
+    if errors[i] then
+      ctx.errors[#ctx.errors + 1] = errors[i]
+    elseif not is_object(values[i]) then
+      ctx.errors[#ctx.errors + 1] = path .. ": top level must be a JSON object"
     else
-      ctx.sources[#ctx.sources + 1] = { path = r.path, value = r.value }
+      ctx.sources[#ctx.sources + 1] = { path = path, value = values[i] }
     end
   end
 end

@@ -1,4 +1,4 @@
--- A vim.async / async.nvim-style runner for protocol tests, written from runner-protocols.md §3
+-- A vim.async / async.nvim-style runner for protocol tests, written from docs/runners.md
 -- (not async.nvim's code). `await` checks it runs in a task ("Not in async context"), then
 -- yields a private yield marker plus an awaitable; the task calls `awaitable(callback)` with
 -- `callback(err, ...)` (error slot first) and resumes its thread with a private resume marker.

@@ -1,4 +1,4 @@
--- Drivers that ignore what a coroutine yields (runner-protocols.md §3, "bare coroutines"):
+-- Drivers that ignore what a coroutine yields (docs/runners.md, "bare coroutines"):
 -- `bare` starts the coroutine with coroutine.wrap once and never looks at it again (the LSP
 -- handler / nvim-dap convention: whoever has the result resumes the coroutine);
 -- `spurious` resumes the coroutine on every loop tick with junk values until it is dead.

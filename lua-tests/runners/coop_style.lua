@@ -1,4 +1,4 @@
--- A coop.nvim-style task module for protocol tests, written from runner-protocols.md §3 (not
+-- A coop.nvim-style task module for protocol tests, written from docs/runners.md (not
 -- coop's code). Tasks are coroutines resumed only through `resume(task, ...)`, which records the
 -- running task in a module-level variable. Leaves yield no values; `pyield()` returns
 -- `true, ...` or `false, "cancelled"` after `cancel`, which flags the task and resumes it.

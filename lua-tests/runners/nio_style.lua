@@ -1,4 +1,4 @@
--- An nvim-nio-style runner for protocol tests, written from runner-protocols.md §2 (not nio's
+-- An nvim-nio-style runner for protocol tests, written from docs/runners.md (not nio's
 -- code). Leaves yield `(argc, fn, ...)`; the scheduler puts its step at position argc, calls
 -- fn, and resumes with what step receives. Leaves made by `wrap` insert a success flag
 -- (`cb(true, ...)` / `cb(false, err)`) and raise when it is false. `current_task()` is the task

@@ -1,4 +1,4 @@
--- A plenary.nvim-style runner for protocol tests, written from runner-protocols.md §1 (not
+-- A plenary.nvim-style runner for protocol tests, written from docs/runners.md (not
 -- plenary's code). Leaves yield `(fn, argc, ...)`; the runner calls fn with its step callback
 -- rotated into position argc and resumes with whatever step receives (no success flag).
 -- Errors are raised in whichever stack called step; run's callback is not called on error.

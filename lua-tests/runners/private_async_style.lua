@@ -1,4 +1,4 @@
--- A vim._async-style runner for protocol tests, written from runner-protocols.md §3 (not
+-- A vim._async-style runner for protocol tests, written from docs/runners.md (not
 -- Neovim's code). A leaf yields one function; the runner calls it under pcall with a callback
 -- that resumes the thread with the callback's arguments. Extra yielded values are ignored.
 

@@ -57,8 +57,22 @@ impl Batch {
             _ => {
                 let entries: LuaTable = lua.registry_value(&self.entries)?;
                 entries.raw_set(i, false)?;
+                // The message starts with its code, as I/O errors already do
+                // ("ENOENT: no such file or directory: /x"); JSON errors get "EJSON: " in front.
+                let msg = values
+                    .get(1)
+                    .and_then(|v| v.as_string().map(|s| s.to_string_lossy()));
+                let code = values
+                    .get(2)
+                    .and_then(|v| v.as_string().map(|s| s.to_string_lossy()));
+                let text = match (msg, code) {
+                    (Some(m), Some(c)) if !m.starts_with(c.as_str()) => format!("{c}: {m}"),
+                    (Some(m), _) => m,
+                    (None, Some(c)) => c,
+                    (None, None) => "EIO: unknown failure".to_string(),
+                };
                 let errors: LuaTable = lua.registry_value(&self.errors)?;
-                errors.raw_set(i, values.get(1).cloned().unwrap_or(LuaValue::Nil))?;
+                errors.raw_set(i, text)?;
             }
         }
         self.done_one(lua)

@@ -5,7 +5,7 @@ use std::rc::Rc;
 use mlua::prelude::*;
 use mlua::{UserData, UserDataMethods};
 
-use crate::fs::{read_dir, FsError, Identity, Timestamp};
+use crate::fs::{FsError, Identity, Timestamp};
 use crate::watch::Kind;
 
 use super::engine::Core;
@@ -23,7 +23,7 @@ impl Loader for DirLoader {
     type Mode = ();
 
     fn read(path: &[u8], _mode: (), _max_size: u64) -> Result<PackedListing, FsError> {
-        read_dir(path).map(PackedListing::pack)
+        PackedListing::read(path)
     }
 
     fn identity(data: &PackedListing) -> (Identity, Timestamp) {

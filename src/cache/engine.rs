@@ -23,6 +23,9 @@ use super::jobs::{Job, Jobs, Waiter};
 use super::loader::{Built, Loader, Memo};
 use super::validate::{is_racy, run_job, JobOutput, Outcome};
 
+/// Batch paths not handed out yet: (index, (path, view)).
+type BatchRest<M> = std::vec::IntoIter<(usize, (Vec<u8>, M))>;
+
 /// Cache options shared by both kinds (parsed in `options.rs`).
 #[derive(Clone, Copy, Debug)]
 pub struct Options {
@@ -171,8 +174,7 @@ impl<L: Loader> Core<L> {
     pub fn get_many(
         self: &Rc<Self>,
         lua: &Lua,
-        paths: Vec<Vec<u8>>,
-        mode: L::Mode,
+        paths: Vec<(Vec<u8>, L::Mode)>,
         cb: LuaFunction,
     ) -> LuaResult<u64> {
         let batch = Batch::new(lua, paths.len(), cb)?;
@@ -187,7 +189,7 @@ impl<L: Loader> Core<L> {
             .enumerate()
             .collect::<Vec<_>>()
             .into_iter();
-        self.hand_out(lua, handle, batch, rest, mode)?;
+        self.hand_out(lua, handle, batch, rest)?;
         Ok(handle)
     }
 
@@ -198,15 +200,14 @@ impl<L: Loader> Core<L> {
         lua: &Lua,
         handle: u64,
         batch: Rc<Batch>,
-        mut rest: std::vec::IntoIter<(usize, Vec<u8>)>,
-        mode: L::Mode,
+        mut rest: BatchRest<L::Mode>,
     ) -> LuaResult<()> {
         let rt = self.runtime()?;
         let start = std::time::Instant::now();
         let budget = rt.slice();
         let mut n = 0usize;
         let mut more = false;
-        for (i, path) in rest.by_ref() {
+        for (i, (path, mode)) in rest.by_ref() {
             self.batch_one(lua, handle, &batch, i + 1, path, mode)?;
             n += 1;
             if n.is_multiple_of(32) && start.elapsed() >= budget {
@@ -217,7 +218,7 @@ impl<L: Loader> Core<L> {
         let core = Rc::clone(self);
         rt.post(move |lua: &Lua| {
             if more {
-                return core.hand_out(lua, handle, batch, rest, mode);
+                return core.hand_out(lua, handle, batch, rest);
             }
             core.state.borrow_mut().jobs.batches.remove(&handle);
             batch.submitted(lua)
@@ -269,7 +270,7 @@ impl<L: Loader> Core<L> {
 
     /// Forgets the waiter `handle` (its owner was cancelled): its callback is released now and
     /// never called. A read nobody waits for any more still fills the cache, unless it was
-    /// detached, in which case its result is dropped too. True if the waiter was still waiting.
+    /// disowned, in which case its result is dropped too. True if the waiter was still waiting.
     pub fn cancel(&self, lua: &Lua, handle: u64) -> LuaResult<bool> {
         let batch = self.state.borrow_mut().jobs.batches.remove(&handle);
         if let Some(b) = batch {
@@ -322,7 +323,7 @@ impl<L: Loader> Core<L> {
                 path,
                 mode,
                 waiters,
-                detached: false,
+                disowned: false,
                 armed,
             },
         );
@@ -363,8 +364,8 @@ impl<L: Loader> Core<L> {
             }
             return self.start_job(job.path, job.mode, job.waiters);
         }
-        let watch = if job.detached { None } else { watch };
-        let values = self.apply(lua, &job.path, job.mode, outcome, !job.detached, watch)?;
+        let watch = if job.disowned { None } else { watch };
+        let values = self.apply(lua, &job.path, job.mode, outcome, !job.disowned, watch)?;
         answer(
             lua,
             job.waiters.into_iter().map(|(_, n)| n).collect(),
@@ -609,25 +610,25 @@ impl<L: Loader> Core<L> {
     }
 
     /// Stops in-flight reads of `path` from storing their (possibly older) result.
-    pub fn detach_reads(&self, path: &[u8]) {
-        self.state.borrow_mut().jobs.detach(path);
+    pub fn disown_reads(&self, path: &[u8]) {
+        self.state.borrow_mut().jobs.disown(path);
     }
 
-    /// Drops the entry of `path` (and detaches reads in flight). True if there was one.
+    /// Drops the entry of `path` (and disowns reads in flight: they answer but do not store). True if there was one.
     pub fn invalidate(&self, path: &[u8]) -> bool {
         let old = {
             let mut st = self.state.borrow_mut();
-            st.jobs.detach(path);
+            st.jobs.disown(path);
             st.store.remove(path)
         };
         old.is_some()
     }
 
-    /// Drops every entry and detaches every read in flight.
+    /// Drops every entry and disowns every read in flight.
     pub fn clear_all(&self) {
         let old = {
             let mut st = self.state.borrow_mut();
-            st.jobs.detach_all();
+            st.jobs.disown_all();
             st.store.clear()
         };
         drop(old);
@@ -677,7 +678,7 @@ impl<L: Loader> Core<L> {
             b.outstanding += 1;
         }
         // A get that joined a read started before this write must not get that read's result.
-        st.jobs.detach(path);
+        st.jobs.disown(path);
     }
 
     /// Whether a landed write `id` is newer than anything stored for `path` from a write (then

@@ -5,25 +5,13 @@
 
 use std::ffi::CStr;
 
+use std::time::{Duration, Instant};
+
 use mlua::ffi;
 use mlua::prelude::*;
+use mlua::RegistryKey;
 
-use crate::fs::{DirListing, EntryKind, Identity, Timestamp};
-
-const KINDS: [EntryKind; 8] = [
-    EntryKind::File,
-    EntryKind::Directory,
-    EntryKind::Link,
-    EntryKind::Fifo,
-    EntryKind::Socket,
-    EntryKind::Char,
-    EntryKind::Block,
-    EntryKind::Unknown,
-];
-
-fn kind_index(k: EntryKind) -> i32 {
-    KINDS.iter().position(|x| *x == k).unwrap_or(7) as i32
-}
+use crate::fs::{scan_dir, DirListing, EntryKind, FsError, Identity, Timestamp};
 
 /// A directory listing packed on the pool thread, so the Lua thread neither copies nor frees
 /// 10,000 small names: each name followed by a NUL byte, and one type byte per entry
@@ -40,7 +28,67 @@ pub struct PackedListing {
     pub read_at: Timestamp,
 }
 
+/// One entry while a directory is read: where its name sits in the arena, and a sort key.
+struct Rec {
+    /// The name's first 8 bytes, big-endian, zero-padded: comparing keys orders names
+    /// bytewise unless they share those 8 bytes (names never contain NUL, so padding sorts a
+    /// shorter name first, as bytewise order does).
+    key: u64,
+    start: u32,
+    len: u32,
+    kind: u8,
+}
+
+fn sort_key(name: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let n = name.len().min(8);
+    b[..n].copy_from_slice(&name[..n]);
+    u64::from_be_bytes(b)
+}
+
 impl PackedListing {
+    /// Reads and packs the sorted listing of `path` (pool thread): same entries, order and
+    /// errors as [`read_dir`](crate::fs::read_dir) followed by [`PackedListing::pack`], without
+    /// one allocation per name, and sorted on an integer prefix of each name first.
+    pub fn read(path: &[u8]) -> Result<PackedListing, FsError> {
+        let mut arena: Vec<u8> = Vec::new();
+        let mut recs: Vec<Rec> = Vec::new();
+        let mut too_big = false;
+        let (identity, read_at) = scan_dir(path, |name, kind| {
+            let (Ok(start), Ok(len)) = (u32::try_from(arena.len()), u32::try_from(name.len()))
+            else {
+                too_big = true;
+                return;
+            };
+            recs.push(Rec {
+                key: sort_key(name),
+                start,
+                len,
+                kind: kind.code(),
+            });
+            arena.extend_from_slice(name);
+        })?;
+        if too_big {
+            return Err(FsError::from_errno(libc::EOVERFLOW, path));
+        }
+        let name_of = |r: &Rec| &arena[r.start as usize..(r.start + r.len) as usize];
+        // Names within one directory are unique, so an unstable sort is deterministic.
+        recs.sort_unstable_by(|a, b| a.key.cmp(&b.key).then_with(|| name_of(a).cmp(name_of(b))));
+        let mut names = Vec::with_capacity(arena.len() + recs.len());
+        let mut types = Vec::with_capacity(recs.len());
+        for r in &recs {
+            names.extend_from_slice(name_of(r));
+            names.push(0);
+            types.push(r.kind);
+        }
+        Ok(PackedListing {
+            names,
+            types,
+            identity,
+            read_at,
+        })
+    }
+
     /// Packs a sorted listing (pool thread).
     pub fn pack(l: DirListing) -> PackedListing {
         let size = l.entries.iter().map(|e| e.name.len() + 1).sum();
@@ -49,7 +97,7 @@ impl PackedListing {
         for e in &l.entries {
             names.extend_from_slice(&e.name);
             names.push(0);
-            types.push(kind_index(e.kind) as u8 + 1);
+            types.push(e.kind.code());
         }
         PackedListing {
             names,
@@ -74,7 +122,7 @@ impl PackedListing {
         self.names
             .split(|b| *b == 0)
             .zip(self.types.iter())
-            .map(|(n, t)| (n, KINDS[(*t as usize - 1).min(7)].as_str()))
+            .map(|(n, t)| (n, EntryKind::from_code(*t).as_str()))
     }
 
     /// Bytes of names (for `stats().bytes`).
@@ -83,13 +131,21 @@ impl PackedListing {
     }
 }
 
+/// # Safety
+/// Lua thread, with room for one more value on the stack.
 unsafe fn push_bytes(l: *mut ffi::lua_State, b: &[u8]) {
-    ffi::lua_pushlstring(l, b.as_ptr().cast(), b.len());
+    // SAFETY: as the caller promised; `b` outlives the call (Lua copies it).
+    unsafe { ffi::lua_pushlstring(l, b.as_ptr().cast(), b.len()) };
 }
 
+/// # Safety
+/// Lua thread, a table on top of the stack, room for one more value.
 unsafe fn set_int(l: *mut ffi::lua_State, key: &CStr, v: i64) {
-    ffi::lua_pushinteger(l, v as ffi::lua_Integer);
-    ffi::lua_setfield(l, -2, key.as_ptr());
+    // SAFETY: as the caller promised; `key` is NUL-terminated.
+    unsafe {
+        ffi::lua_pushinteger(l, v as ffi::lua_Integer);
+        ffi::lua_setfield(l, -2, key.as_ptr());
+    }
 }
 
 /// Runs `build` on the raw state; it must leave exactly one new table on top of the stack,
@@ -155,10 +211,11 @@ pub fn install(lua: &Lua) -> LuaResult<()> {
     if !jit_on {
         return Ok(());
     }
-    let builder: LuaFunction = lua
+    let (builder, fill): (LuaFunction, LuaFunction) = lua
         .load(include_str!("../lua/listing.lua"))
         .set_name("=fscache/listing.lua")
         .call(())?;
+    lua.set_named_registry_value(LISTING_FILL, fill)?;
     lua.set_named_registry_value(
         LISTING_BUILDER
             .to_str()
@@ -166,6 +223,9 @@ pub fn install(lua: &Lua) -> LuaResult<()> {
         builder,
     )
 }
+
+/// Registry name of the JIT-compiled range filler (`fill` in `src/lua/listing.lua`).
+const LISTING_FILL: &str = "fscache.listing_fill";
 
 /// `{ path, mtime, mtime_nsec, entries = { {name=, type=}, ... } }` of a directory listing.
 pub fn listing(lua: &Lua, path: &[u8], l: &PackedListing) -> LuaResult<LuaTable> {
@@ -193,14 +253,13 @@ fn listing_capi(lua: &Lua, path: &[u8], l: &PackedListing) -> LuaResult<LuaTable
         // one entry table plus a key and a value at a time (15 slots); only the listing is left.
         unsafe {
             let base = ffi::lua_gettop(st);
-            for k in KINDS {
+            for k in EntryKind::ALL {
                 push_bytes(st, k.as_str().as_bytes());
             }
             // The two keys, pushed once: a raw set with a key already on the stack skips
             // interning the key string and the metamethod check for every entry.
             push_bytes(st, b"name");
             push_bytes(st, b"type");
-            let (name_key, type_key) = (base + 9, base + 10);
             ffi::lua_createtable(st, 0, 4);
             let out = ffi::lua_gettop(st);
             push_bytes(st, path);
@@ -209,23 +268,192 @@ fn listing_capi(lua: &Lua, path: &[u8], l: &PackedListing) -> LuaResult<LuaTable
             set_int(st, c"mtime_nsec", id.mtime.nsec);
             let n = i32::try_from(l.len()).unwrap_or(i32::MAX);
             ffi::lua_createtable(st, n, 0);
-            let mut start = 0;
-            for (i, t) in l.types.iter().enumerate() {
-                let end = start + l.names[start..].iter().position(|b| *b == 0).unwrap_or(0);
-                ffi::lua_createtable(st, 0, 2);
-                ffi::lua_pushvalue(st, name_key);
-                push_bytes(st, &l.names[start..end]);
-                ffi::lua_rawset(st, -3);
-                ffi::lua_pushvalue(st, type_key);
-                ffi::lua_pushvalue(st, base + (*t as i32).clamp(1, 8));
-                ffi::lua_rawset(st, -3);
-                ffi::lua_rawseti(st, -2, (i + 1) as _);
-                start = end + 1;
-            }
+            let entries = ffi::lua_gettop(st);
+            fill_range(st, base, entries, l, 0, 0, l.len());
             ffi::lua_setfield(st, out, c"entries".as_ptr());
             // Leave only the listing.
             ffi::lua_replace(st, base + 1);
             ffi::lua_settop(st, base + 1);
         }
     })
+}
+
+/// Stores entries `from..to` (0-based, end excluded) of `l` into the table at absolute stack
+/// index `entries`, through the C API; their names start at byte `start` of `l.names`. The 8
+/// type words sit at `base + 1..=base + 8` and the keys "name" / "type" at `base + 9` /
+/// `base + 10`. Returns the byte position of the next name. Pushes at most 3 values at a time.
+///
+/// # Safety
+/// Lua main thread; the stack is laid out as described, with room for 3 more values.
+unsafe fn fill_range(
+    st: *mut ffi::lua_State,
+    base: i32,
+    entries: i32,
+    l: &PackedListing,
+    mut start: usize,
+    from: usize,
+    to: usize,
+) -> usize {
+    let (name_key, type_key) = (base + 9, base + 10);
+    for i in from..to {
+        let t = l.types[i];
+        let end = start + l.names[start..].iter().position(|b| *b == 0).unwrap_or(0);
+        // SAFETY: the caller's contract (Lua thread, the stack layout and room it describes).
+        unsafe {
+            ffi::lua_createtable(st, 0, 2);
+            ffi::lua_pushvalue(st, name_key);
+            push_bytes(st, &l.names[start..end]);
+            ffi::lua_rawset(st, -3);
+            ffi::lua_pushvalue(st, type_key);
+            ffi::lua_pushvalue(st, base + (t as i32).clamp(1, 8));
+            ffi::lua_rawset(st, -3);
+            ffi::lua_rawseti(st, entries, (i + 1) as _);
+        }
+        start = end + 1;
+    }
+    start
+}
+
+/// Entries stored per call of the filler between two looks at the clock.
+const LISTING_CHUNK: usize = 256;
+
+/// A listing table built a slice at a time, for directories so large that building all entry
+/// tables at once would stall the loop (10,000 entries take about 0.5 ms; a million, 50).
+///
+/// Call [`step`](SlicedListing::step) from the main thread, once per loop turn, until it returns
+/// the listing; the same table shape as [`listing`], built by the same code (the JIT filler of
+/// `src/lua/listing.lua` when the JIT is on, the C API otherwise). The entries array waits in
+/// the registry between steps. No borrow is held across steps.
+pub struct SlicedListing {
+    path: Vec<u8>,
+    data: PackedListing,
+    /// Next entry to store (0-based).
+    next: usize,
+    /// Byte position of its name in `data.names`.
+    pos: usize,
+    /// The entries array, then (JIT filler only) the names and types strings.
+    held: Option<(RegistryKey, Option<(RegistryKey, RegistryKey)>)>,
+    finished: bool,
+}
+
+impl SlicedListing {
+    /// Prepares the listing of `path` from `data`; nothing touches Lua until the first step.
+    pub fn new(path: &[u8], data: PackedListing) -> SlicedListing {
+        SlicedListing {
+            path: path.to_vec(),
+            data,
+            next: 0,
+            pos: 0,
+            held: None,
+            finished: false,
+        }
+    }
+
+    /// The packed listing (identity, bytes) the table is built from.
+    pub fn data(&self) -> &PackedListing {
+        &self.data
+    }
+
+    /// Gives the packed listing back (e.g. once the table is built).
+    pub fn into_data(self) -> PackedListing {
+        self.data
+    }
+
+    /// True once [`step`](SlicedListing::step) returned the listing or an error.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// Stores entries for about `budget` (at least 256 per call); returns `Ok(Some(listing))`
+    /// once every entry is stored, `Ok(None)` while more steps are needed. A step after the end
+    /// is an error.
+    pub fn step(&mut self, lua: &Lua, budget: Duration) -> LuaResult<Option<LuaTable>> {
+        if self.finished {
+            return Err(LuaError::runtime(
+                "fscache: SlicedListing::step called after the listing was built",
+            ));
+        }
+        let r = self.step_inner(lua, Instant::now() + budget);
+        if !matches!(r, Ok(None)) {
+            self.finished = true;
+            if let Some((e, strings)) = self.held.take() {
+                lua.remove_registry_value(e)?;
+                if let Some((n, t)) = strings {
+                    lua.remove_registry_value(n)?;
+                    lua.remove_registry_value(t)?;
+                }
+            }
+        }
+        r
+    }
+
+    fn step_inner(&mut self, lua: &Lua, deadline: Instant) -> LuaResult<Option<LuaTable>> {
+        let n = self.data.len();
+        let fill: Option<LuaFunction> = lua.named_registry_value(LISTING_FILL).unwrap_or(None);
+        if self.held.is_none() {
+            let entries = lua.create_table_with_capacity(n, 0)?;
+            let strings = match fill {
+                Some(_) => Some((
+                    lua.create_registry_value(lua.create_string(&self.data.names)?)?,
+                    lua.create_registry_value(lua.create_string(&self.data.types)?)?,
+                )),
+                None => None,
+            };
+            self.held = Some((lua.create_registry_value(entries)?, strings));
+        }
+        let Some((entries_key, strings)) = &self.held else {
+            return Err(LuaError::runtime(
+                "fscache: internal error (sliced listing)",
+            ));
+        };
+        let entries: LuaTable = lua.registry_value(entries_key)?;
+        let strings: Option<(LuaString, LuaString)> = match strings {
+            Some((nk, tk)) => Some((lua.registry_value(nk)?, lua.registry_value(tk)?)),
+            None => None,
+        };
+        while self.next < n {
+            let to = (self.next + LISTING_CHUNK).min(n);
+            match (&fill, &strings) {
+                (Some(f), Some((names, types))) => {
+                    let pos: usize =
+                        f.call((&entries, names, types, self.pos + 1, self.next + 1, to))?;
+                    self.pos = pos.saturating_sub(1);
+                }
+                _ => {
+                    let (data, pos, from) = (&self.data, &mut self.pos, self.next);
+                    // SAFETY: slot 1 is the entries table; the 10 words and keys plus 3 values
+                    // fit after the check; the stack is emptied before returning.
+                    unsafe {
+                        lua.exec_raw::<()>(&entries, |st| {
+                            if ffi::lua_checkstack(st, 16) == 0 {
+                                return;
+                            }
+                            let base = ffi::lua_gettop(st);
+                            for k in EntryKind::ALL {
+                                push_bytes(st, k.as_str().as_bytes());
+                            }
+                            push_bytes(st, b"name");
+                            push_bytes(st, b"type");
+                            *pos = fill_range(st, base, 1, data, *pos, from, to);
+                            ffi::lua_settop(st, 0);
+                        })?;
+                    }
+                }
+            }
+            // A filler that could not run (stack) leaves holes; never claim progress for it.
+            if entries.raw_len() < to {
+                return Err(LuaError::runtime("fscache: could not build the listing"));
+            }
+            self.next = to;
+            if self.next < n && Instant::now() >= deadline {
+                return Ok(None);
+            }
+        }
+        let out = lua.create_table_with_capacity(0, 4)?;
+        out.raw_set("path", lua.create_string(&self.path)?)?;
+        out.raw_set("mtime", self.data.identity.mtime.sec)?;
+        out.raw_set("mtime_nsec", self.data.identity.mtime.nsec)?;
+        out.raw_set("entries", entries)?;
+        Ok(Some(out))
+    }
 }

@@ -212,10 +212,31 @@ impl UserData for FileCache {
         );
         m.add_method(
             "get_many",
-            |lua, this, (paths, cb): (LuaValue, LuaValue)| {
+            |lua, this, (paths, opts, cb): (LuaValue, LuaValue, LuaValue)| {
                 let paths = paths_arg(&paths, "get_many")?;
-                let cb = callback_arg(cb, "get_many", 2)?;
-                this.core.get_many(lua, paths, FileMode::Plain, cb)
+                let json = match &opts {
+                    LuaValue::Nil => false,
+                    LuaValue::Table(t) => {
+                        options::bool_field(t, "json", "get_many")?.unwrap_or(false)
+                    }
+                    v => {
+                        return Err(LuaError::runtime(format!(
+                        "bad argument #2 to 'get_many' (options: table or nil expected, got {})",
+                        v.type_name()
+                    )))
+                    }
+                };
+                let cb = callback_arg(cb, "get_many", 3)?;
+                let mut batch = Vec::with_capacity(paths.len());
+                for p in paths {
+                    let mode = if json {
+                        json_mode(&p, &opts, "get_many")?
+                    } else {
+                        FileMode::Plain
+                    };
+                    batch.push((p, mode));
+                }
+                this.core.get_many(lua, batch, cb)
             },
         );
         m.add_method(

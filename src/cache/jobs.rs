@@ -23,7 +23,7 @@ pub struct Job<M> {
     /// Callbacks answered when it ends.
     pub waiters: Vec<Waiter>,
     /// Invalidated, cleared or overwritten while in flight: deliver, but do not store.
-    pub detached: bool,
+    pub disowned: bool,
     /// The watcher reference of this read, if armed.
     pub armed: Option<Armed>,
 }
@@ -105,14 +105,14 @@ impl<M: Copy + Eq + std::hash::Hash> Jobs<M> {
     /// Takes the read `id` that just ended (None if it was dropped).
     pub fn finish(&mut self, id: u64) -> Option<Job<M>> {
         let job = self.jobs.remove(&id)?;
-        if !job.detached {
+        if !job.disowned {
             self.inflight.remove(&(job.path.clone(), job.mode));
         }
         Some(job)
     }
 
     /// Removes the waiter `handle` wherever it waits: its callback key, and the id of a read
-    /// that nobody wants any more (detached, no waiter left), which the caller cancels.
+    /// that nobody wants any more (disowned, no waiter left), which the caller cancels.
     pub fn cancel(&mut self, handle: u64) -> Option<(RegistryKey, Option<u64>)> {
         if let Some(key) = self.posted.remove(&handle) {
             return Some((key, None));
@@ -134,7 +134,7 @@ impl<M: Copy + Eq + std::hash::Hash> Jobs<M> {
             let (_, Notify::Callback(key)) = job.waiters.remove(i) else {
                 return None;
             };
-            Some((id, key, job.waiters.is_empty() && job.detached))
+            Some((id, key, job.waiters.is_empty() && job.disowned))
         })?;
         // An unwanted read's handler will never run; dropping the job gives its watch back.
         let dropped = unwanted
@@ -145,7 +145,7 @@ impl<M: Copy + Eq + std::hash::Hash> Jobs<M> {
     }
 
     /// Stops reads of `path` in flight from storing their result; later gets start new reads.
-    pub fn detach(&mut self, path: &[u8]) {
+    pub fn disown(&mut self, path: &[u8]) {
         let ids: Vec<u64> = self
             .inflight
             .iter()
@@ -154,17 +154,17 @@ impl<M: Copy + Eq + std::hash::Hash> Jobs<M> {
             .collect();
         for id in ids {
             if let Some(job) = self.jobs.get_mut(&id) {
-                job.detached = true;
+                job.disowned = true;
                 self.inflight.remove(&(job.path.clone(), job.mode));
             }
         }
     }
 
-    /// [`Jobs::detach`] for every path.
-    pub fn detach_all(&mut self) {
+    /// [`Jobs::disown`] for every path.
+    pub fn disown_all(&mut self) {
         for (_, id) in self.inflight.drain() {
             if let Some(job) = self.jobs.get_mut(&id) {
-                job.detached = true;
+                job.disowned = true;
             }
         }
     }

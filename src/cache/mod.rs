@@ -32,8 +32,6 @@ mod validate;
 mod writes;
 
 pub use dir::DirectoryCache;
-pub use engine::{Core, Counters, Options};
-pub use file::{FileCache, FileMode};
-pub use loader::{Built, Loader, Memo};
+pub use file::FileCache;
 pub use stat::{Meta, MetaHandle};
 pub use validate::is_racy;

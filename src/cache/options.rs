@@ -2,7 +2,7 @@
 
 use mlua::prelude::*;
 
-use crate::lua_util::describe;
+use crate::options::{bool_option, int_option};
 
 use super::engine::Options;
 
@@ -13,7 +13,7 @@ pub const DEFAULT_FILE_MAX_BYTES: u64 = 128 * 1024 * 1024;
 /// Default `max_bytes` of a DirectoryCache (cached listing names): 16 MiB.
 pub const DEFAULT_DIR_MAX_BYTES: u64 = 16 * 1024 * 1024;
 /// Largest byte count an option accepts (2^53: every integer up to it is exact in a double).
-const MAX_COUNT: u64 = 1 << 53;
+const MAX_COUNT: i64 = 1 << 53;
 
 /// Which class the options are for.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -24,34 +24,14 @@ pub enum Class {
     Dir,
 }
 
-fn bad(opt: &str, func: &str, expected: &str, got: &LuaValue) -> LuaError {
-    LuaError::runtime(format!(
-        "bad option '{opt}' to '{func}' ({expected} expected, got {})",
-        describe(got)
-    ))
-}
-
 /// An optional boolean field.
 pub fn bool_field(t: &LuaTable, opt: &str, func: &str) -> LuaResult<Option<bool>> {
-    match t.get::<LuaValue>(opt)? {
-        LuaValue::Nil => Ok(None),
-        LuaValue::Boolean(b) => Ok(Some(b)),
-        v => Err(bad(opt, func, "boolean", &v)),
-    }
+    bool_option(t, opt, func)
 }
 
 /// An optional byte count: an integer 0..=2^53 (a float without fraction counts).
 pub fn count_field(t: &LuaTable, opt: &str, func: &str) -> LuaResult<Option<u64>> {
-    let v = t.get::<LuaValue>(opt)?;
-    let n = match v {
-        LuaValue::Nil => return Ok(None),
-        LuaValue::Integer(n) if n >= 0 && n as u64 <= MAX_COUNT => n as u64,
-        LuaValue::Number(n) if (0.0..=MAX_COUNT as f64).contains(&n) && n.fract() == 0.0 => {
-            n as u64
-        }
-        v => return Err(bad(opt, func, "integer 0..2^53", &v)),
-    };
-    Ok(Some(n))
+    Ok(int_option(t, opt, func, 0..=MAX_COUNT)?.map(|n| n as u64))
 }
 
 /// Reads the options of a cache (all optional): `trust_mtime`, `max_bytes`, and for files

@@ -176,7 +176,7 @@ pub fn root_try(
     let key = key(source, is_dir, &groups);
     let rt = meta.core.runtime()?;
     // Every check below relies on this one drain (no Lua code runs until the answer).
-    rt.watcher().drain();
+    rt.watcher().read_events();
     if fresh.is_none() {
         if let Some(answer) = cached(meta, &key, rt.watcher().epoch()) {
             meta.root_counters.borrow_mut().hits += 1;
@@ -335,7 +335,7 @@ pub fn root_hit(
     let Some(rt) = meta.core.runtime().ok() else {
         return miss;
     };
-    rt.watcher().drain();
+    rt.watcher().read_events();
     match cached(meta, &key, rt.watcher().epoch()) {
         Some(answer) => {
             meta.root_counters.borrow_mut().hits += 1;

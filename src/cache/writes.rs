@@ -167,7 +167,7 @@ fn landed(
     match r {
         Ok(read) => {
             if core.newest_write(path, id) {
-                core.detach_reads(path);
+                core.disown_reads(path);
                 let (identity, read_at) = FileLoader::identity(&read);
                 let mode = match read.json {
                     Some(Ok(_)) => FileMode::Json { jsonc: false },

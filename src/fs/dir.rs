@@ -7,8 +7,12 @@ use super::error::FsError;
 use super::identity::{now_realtime, Identity, Timestamp};
 use super::read::{c_path, fstat_fd, last_errno, open_fd};
 
-/// The type of a directory entry (symlinks are not followed).
+/// The type of a directory entry (symlinks are not followed). The one place the type words are
+/// spelled: Lua gets them from [`EntryKind::WORDS`] (`native.entry_types`), listings carry
+/// [`EntryKind::code`], and `lua-tests/types_spec.lua` checks the Lua side and the type
+/// annotations against that list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub enum EntryKind {
     /// Regular file.
     File,
@@ -29,30 +33,60 @@ pub enum EntryKind {
 }
 
 impl EntryKind {
-    /// "file","directory","link","fifo","socket","char","block","unknown" (luv's words)
+    /// Every kind, in [`EntryKind::code`] order.
+    pub const ALL: [EntryKind; 8] = [
+        EntryKind::File,
+        EntryKind::Directory,
+        EntryKind::Link,
+        EntryKind::Fifo,
+        EntryKind::Socket,
+        EntryKind::Char,
+        EntryKind::Block,
+        EntryKind::Unknown,
+    ];
+
+    /// The words Lua sees (luv's), in [`EntryKind::ALL`] order.
+    pub const WORDS: [&'static str; 8] = [
+        "file",
+        "directory",
+        "link",
+        "fifo",
+        "socket",
+        "char",
+        "block",
+        "unknown",
+    ];
+
+    /// The word Lua sees: "file", "directory", "link", "fifo", "socket", "char", "block",
+    /// "unknown".
     pub fn as_str(self) -> &'static str {
-        match self {
-            EntryKind::File => "file",
-            EntryKind::Directory => "directory",
-            EntryKind::Link => "link",
-            EntryKind::Fifo => "fifo",
-            EntryKind::Socket => "socket",
-            EntryKind::Char => "char",
-            EntryKind::Block => "block",
-            EntryKind::Unknown => "unknown",
-        }
+        Self::WORDS[self as usize]
+    }
+
+    /// 1-based position in [`EntryKind::ALL`] / [`EntryKind::WORDS`] (a Lua array index).
+    pub fn code(self) -> u8 {
+        self as u8 + 1
+    }
+
+    /// The kind with [`EntryKind::code`] `code` (out of range: `Unknown`).
+    pub fn from_code(code: u8) -> EntryKind {
+        Self::ALL
+            .get(usize::from(code).wrapping_sub(1))
+            .copied()
+            .unwrap_or(EntryKind::Unknown)
     }
 
     /// The kind for the file type bits of an `st_mode`.
     pub(crate) fn from_mode(mode: u32) -> EntryKind {
-        match super::read::kind_word(mode) {
-            "file" => EntryKind::File,
-            "directory" => EntryKind::Directory,
-            "link" => EntryKind::Link,
-            "fifo" => EntryKind::Fifo,
-            "socket" => EntryKind::Socket,
-            "char" => EntryKind::Char,
-            "block" => EntryKind::Block,
+        use super::identity::ftype::*;
+        match mode & IFMT {
+            IFREG => EntryKind::File,
+            IFDIR => EntryKind::Directory,
+            IFLNK => EntryKind::Link,
+            IFIFO => EntryKind::Fifo,
+            IFSOCK => EntryKind::Socket,
+            IFCHR => EntryKind::Char,
+            IFBLK => EntryKind::Block,
             _ => EntryKind::Unknown,
         }
     }
@@ -109,6 +143,30 @@ impl Drop for DirHandle {
 /// falls back to fstatat(dirfd, name, AT_SYMLINK_NOFOLLOW). A regular file gives ENOTDIR.
 /// The directory is always closed.
 pub fn read_dir(path: &[u8]) -> Result<DirListing, FsError> {
+    let mut entries: Vec<DirEntry> = Vec::new();
+    let (identity, read_at) = scan_dir(path, |name, kind| {
+        entries.push(DirEntry {
+            name: name.to_vec(),
+            kind,
+        });
+    })?;
+    // Names within one directory are unique, so an unstable sort is deterministic.
+    entries.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+    Ok(DirListing {
+        entries,
+        identity,
+        read_at,
+    })
+}
+
+/// What [`read_dir`] does, without collecting or sorting: calls `visit(name, kind)` for every
+/// entry but "." and ".." in directory order, and returns the directory's identity (fstat on
+/// the open descriptor before reading) and the time taken right after it. For callers that
+/// pack names their own way (one buffer instead of one allocation per name).
+pub fn scan_dir(
+    path: &[u8],
+    mut visit: impl FnMut(&[u8], EntryKind),
+) -> Result<(Identity, Timestamp), FsError> {
     let cpath = c_path(path)?;
     // O_NONBLOCK is harmless on a directory and guarantees no open() can wait on a special file
     // on platforms where O_DIRECTORY is checked late.
@@ -139,12 +197,6 @@ pub fn read_dir(path: &[u8]) -> Result<DirListing, FsError> {
     // SAFETY: `dir.0` is a valid DIR*.
     let dfd = unsafe { libc::dirfd(dir.0) };
 
-    // Reasonable first guess from the directory's size (ext4: ~4 KiB blocks of ~16-byte
-    // entries; capped so a huge st_size never over-allocates).
-    let guess = usize::try_from(identity.size / 24)
-        .unwrap_or(0)
-        .min(1 << 16);
-    let mut entries: Vec<DirEntry> = Vec::with_capacity(guess);
     loop {
         set_errno(0);
         // SAFETY: `dir.0` is a valid DIR* used by this thread only.
@@ -167,20 +219,10 @@ pub fn read_dir(path: &[u8]) -> Result<DirListing, FsError> {
             Some(kind) => kind,
             None => kind_at(dfd, name_c),
         };
-        entries.push(DirEntry {
-            name: name.to_vec(),
-            kind,
-        });
+        visit(name, kind);
     }
     drop(dir);
-
-    // Names within one directory are unique, so an unstable sort is deterministic.
-    entries.sort_unstable_by(|a, b| a.name.cmp(&b.name));
-    Ok(DirListing {
-        entries,
-        identity,
-        read_at,
-    })
+    Ok((identity, read_at))
 }
 
 /// fstatat(dirfd, name, AT_SYMLINK_NOFOLLOW) -> kind; `Unknown` if the entry cannot be stat'ed

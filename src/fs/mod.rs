@@ -10,7 +10,7 @@ mod identity;
 mod read;
 mod write;
 
-pub use dir::{read_dir, DirEntry, DirListing, EntryKind};
+pub use dir::{read_dir, scan_dir, DirListing, EntryKind};
 pub use error::FsError;
 pub use identity::{now_realtime, Identity, Timestamp};
 pub use read::{read_file, read_file_plain, stat_path, stat_path_meta, stat_path_plain, FileData};

@@ -18,7 +18,7 @@ pub struct FileData {
 }
 
 /// open(O_RDONLY|O_NONBLOCK|O_CLOEXEC) -> fstat -> must be a regular file -> size check against
-/// `max_size` -> read to EOF -> close (always). See the module contract in `DESIGN.md`.
+/// `max_size` -> read to EOF -> close (always).
 ///
 /// Errors: directory `EISDIR`; fifo/socket/device `EINVAL` "not a regular file (<kind>)"; larger
 /// than `max_size` (before or while reading) `EFBIG`; a NUL byte in `path` `EINVAL` without any
@@ -62,8 +62,7 @@ fn read_file_flags(
         if identity.is_dir() {
             return Err(FsError::from_errno(libc::EISDIR, path));
         }
-        let cause = format!("not a regular file ({})", kind_word(identity.mode));
-        return Err(FsError::new("EINVAL", &cause, path));
+        return Err(FsError::new("EINVAL", &not_regular(identity.mode), path));
     }
     if identity.size > max_size {
         return Err(too_large(identity.size, max_size, path));
@@ -203,24 +202,12 @@ fn too_large(size: u64, max_size: u64, path: &[u8]) -> FsError {
     )
 }
 
-/// luv's word for the file type in `mode` (used in "not a regular file (fifo)").
-pub(super) fn kind_word(mode: u32) -> &'static str {
-    use super::identity::ftype::*;
-    let table: [(u32, &'static str); 7] = [
-        (IFREG, "file"),
-        (IFDIR, "directory"),
-        (IFLNK, "link"),
-        (IFIFO, "fifo"),
-        (IFSOCK, "socket"),
-        (IFCHR, "char"),
-        (IFBLK, "block"),
-    ];
-    let t = mode & IFMT;
-    table
-        .iter()
-        .find(|(m, _)| *m == t)
-        .map(|(_, w)| *w)
-        .unwrap_or("unknown")
+/// The cause in "EINVAL: not a regular file (fifo): /x", for the file type in `mode`.
+pub(super) fn not_regular(mode: u32) -> String {
+    format!(
+        "not a regular file ({})",
+        super::dir::EntryKind::from_mode(mode).as_str()
+    )
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use super::error::FsError;
 use super::identity::{ftype, now_realtime, Identity, Timestamp};
-use super::read::{c_path, fstat_fd, kind_word, last_errno, open_fd, stat_full};
+use super::read::{c_path, fstat_fd, last_errno, not_regular, open_fd, stat_full};
 
 /// Symlink hops followed before giving up with ELOOP (Linux's own limit is 40).
 const MAX_LINK_HOPS: usize = 40;
@@ -69,7 +69,7 @@ pub fn write_visible(
             return Err(err(libc::EISDIR));
         }
         if !target.identity.is_regular() {
-            let cause = format!("not a regular file ({})", kind_word(target.identity.mode));
+            let cause = not_regular(target.identity.mode);
             return Err(FsError::new("EINVAL", &cause, path));
         }
         // The rename below needs only the directory's permission: without this check a file

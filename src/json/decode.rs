@@ -1,39 +1,15 @@
-//! Bytes -> [`serde_json::Value`]. Runs on the pool thread: no Lua in here.
+//! The parser's front end: BOM, JSONC blanking, depth and error positions. Runs on the pool
+//! thread: no Lua in here.
 
 use std::borrow::Cow;
-use std::fmt;
-
-use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Number, Value};
 
 use super::{JsonError, MAX_DEPTH};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
-/// Parses `bytes` as one JSON document (JSONC when `jsonc` is true).
-///
-/// * A leading UTF-8 BOM is skipped.
-/// * JSONC accepts `//` line comments, `/* */` block comments and a trailing comma before `]` or
-///   `}`. They are blanked out in a copy that keeps every byte offset and newline, so error
-///   positions still point into the original text; text inside strings is never touched.
-/// * Empty (or whitespace/comment-only) input, trailing garbage, invalid UTF-8 inside strings,
-///   lone surrogate escapes, numbers that overflow a double and nesting deeper than
-///   [`MAX_DEPTH`] are errors. Duplicate keys: the last one wins (as in `vim.json.decode`).
-/// * Never returns a partial value.
-///
-/// The error message is `"<path>:<line>:<column>: <reason>"`, `path` printed lossily as UTF-8.
-pub fn decode(bytes: &[u8], jsonc: bool, path: &[u8]) -> Result<Value, JsonError> {
-    parse_with(bytes, jsonc, path, |de| {
-        DepthSeed {
-            remaining: MAX_DEPTH,
-        }
-        .deserialize(de)
-    })
-}
-
-/// Shared front end of [`decode`] and [`decode_doc`](super::decode_doc): BOM, JSONC blanking,
-/// the deserializer (serde_json's recursion limit replaced by the seed's), trailing-characters
-/// check and error messages.
+/// The front end of [`decode_doc`](super::decode_doc): BOM, JSONC blanking, the deserializer
+/// (serde_json's recursion limit replaced by the seed's), trailing-characters check and error
+/// messages.
 pub(crate) fn parse_with<T>(
     bytes: &[u8],
     jsonc: bool,
@@ -250,95 +226,6 @@ fn strip_jsonc(src: &[u8]) -> Result<Option<Vec<u8>>, (usize, &'static str)> {
         i += 1;
     }
     Ok(out)
-}
-
-/// Builds a [`Value`] like serde_json's own `Deserialize` impl, but with a nesting limit of
-/// [`MAX_DEPTH`] instead of serde_json's fixed 128 (which is disabled on the deserializer).
-#[derive(Clone, Copy)]
-struct DepthSeed {
-    remaining: usize,
-}
-
-impl DepthSeed {
-    /// Seed for the members of a container being entered here; errors when this container is
-    /// one level too deep (`remaining == 0`).
-    fn enter<E: serde::de::Error>(&self) -> Result<DepthSeed, E> {
-        match self.remaining.checked_sub(1) {
-            Some(remaining) => Ok(DepthSeed { remaining }),
-            None => Err(E::custom(format_args!(
-                "nesting deeper than {MAX_DEPTH} arrays/objects"
-            ))),
-        }
-    }
-}
-
-impl<'de> DeserializeSeed<'de> for DepthSeed {
-    type Value = Value;
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for DepthSeed {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::Number(v.into()))
-    }
-
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::Number(v.into()))
-    }
-
-    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
-        Number::from_f64(v)
-            .map(Value::Number)
-            .ok_or_else(|| E::custom("number out of range"))
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
-    }
-
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
-
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let member = self.enter()?;
-        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(v) = seq.next_element_seed(member)? {
-            out.push(v);
-        }
-        Ok(Value::Array(out))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let member = self.enter()?;
-        let mut out = Map::new();
-        while let Some(key) = map.next_key::<String>()? {
-            let value = map.next_value_seed(member)?;
-            out.insert(key, value);
-        }
-        Ok(Value::Object(out))
-    }
 }
 
 #[cfg(test)]

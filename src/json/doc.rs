@@ -1,10 +1,9 @@
 //! [`JsonDoc`]: a compact, flat decoded document — the fast path from pool thread to Lua.
 //!
-//! [`decode`](super::decode) builds a [`serde_json::Value`], which costs one heap allocation per
-//! string, key, array and object, and as much again to free it (on the main thread, after
-//! [`to_lua`](super::to_lua)). [`decode_doc`] parses the same text with the same rules and
-//! error messages into two vectors (nodes in pre-order, and all string bytes), which is several
-//! times cheaper to build and free; [`doc_to_lua`] turns it into Lua values.
+//! A [`serde_json::Value`] costs one heap allocation per string, key, array and object, and as
+//! much again to free it. [`decode_doc`] parses into two vectors instead (nodes in pre-order,
+//! and all string bytes), several times cheaper to build and free; [`doc_to_lua`] turns them
+//! into Lua values on the main thread.
 
 use std::ffi::c_int;
 use std::fmt;
@@ -46,8 +45,18 @@ pub struct JsonDoc {
     strings: Vec<u8>,
 }
 
-/// Parses `bytes` like [`decode`](super::decode) (same JSONC handling, BOM skipping, limits and
-/// `"<path>:<line>:<column>: <reason>"` messages) into a [`JsonDoc`]. Never a partial value.
+/// Parses `bytes` as one JSON document (JSONC when `jsonc` is true) into a [`JsonDoc`].
+///
+/// * A leading UTF-8 BOM is skipped.
+/// * JSONC accepts `//` line comments, `/* */` block comments and a trailing comma before `]` or
+///   `}`. They are blanked out in a copy that keeps every byte offset and newline, so error
+///   positions still point into the original text; text inside strings is never touched.
+/// * Empty (or whitespace/comment-only) input, trailing garbage, invalid UTF-8 inside strings,
+///   lone surrogate escapes, numbers that overflow a double and nesting deeper than
+///   [`MAX_DEPTH`] are errors. Duplicate keys: the last one wins (as in `vim.json.decode`).
+/// * Never returns a partial value.
+///
+/// The error message is `"<path>:<line>:<column>: <reason>"`, `path` printed lossily as UTF-8.
 pub fn decode_doc(bytes: &[u8], jsonc: bool, path: &[u8]) -> Result<JsonDoc, JsonError> {
     parse_with(bytes, jsonc, path, |de| {
         let mut doc = JsonDoc {
@@ -61,6 +70,46 @@ pub fn decode_doc(bytes: &[u8], jsonc: bool, path: &[u8]) -> Result<JsonDoc, Jso
         .deserialize(de)?;
         Ok(doc)
     })
+}
+
+impl JsonDoc {
+    /// The document as a [`serde_json::Value`] (duplicate keys: the last one wins). Only the
+    /// integration tests use it: they compare what the one parser produced with expected
+    /// values, and a `Value` is what `serde_json::json!` builds.
+    #[doc(hidden)]
+    pub fn to_value(&self) -> serde_json::Value {
+        let mut at = 0;
+        self.value_at(&mut at)
+    }
+
+    fn value_at(&self, at: &mut usize) -> serde_json::Value {
+        use serde_json::Value;
+        let node = self.nodes[*at];
+        *at += 1;
+        match node {
+            Node::Null => Value::Null,
+            Node::Bool(b) => Value::Bool(b),
+            Node::Int(i) => Value::from(i),
+            Node::Float(f) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
+            Node::Str { start, len } => {
+                let bytes = &self.strings[start as usize..(start + len) as usize];
+                Value::String(String::from_utf8_lossy(bytes).into_owned())
+            }
+            Node::Array(n) => Value::Array((0..n).map(|_| self.value_at(at)).collect()),
+            Node::Object(n) => {
+                let mut map = serde_json::Map::new();
+                for _ in 0..n {
+                    let key = match self.value_at(at) {
+                        Value::String(k) => k,
+                        other => other.to_string(),
+                    };
+                    let v = self.value_at(at);
+                    map.insert(key, v);
+                }
+                Value::Object(map)
+            }
+        }
+    }
 }
 
 struct DocSeed<'d> {
@@ -229,16 +278,34 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
     }
 }
 
+impl JsonDoc {
+    /// Number of values in the document (keys included): what a conversion to Lua walks. The
+    /// cache uses it to decide between a one-shot [`doc_to_lua`] and a
+    /// [`SlicedBuild`](super::SlicedBuild).
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+}
+
 /// Converts a [`JsonDoc`] to Lua (main thread), with the same conventions as
-/// [`to_lua`](super::to_lua) (null, empty-table markers, numbers), in one protected call that
+/// the JSON module docs (null, empty-table markers, numbers), in one protected call that
 /// builds the tables directly on the Lua stack, iteratively.
 pub fn doc_to_lua(lua: &Lua, doc: &JsonDoc, ctx: &JsonLua) -> LuaResult<LuaValue> {
-    // SAFETY: build follows build_protected's contract.
-    unsafe { build_protected(lua, ctx, |state| build(state, doc)) }
+    // SAFETY: the walk follows build_protected's contract (it pushes the result, or fails).
+    unsafe {
+        build_protected(lua, ctx, LuaValue::Nil, |state| {
+            let mut walk = Walk::default();
+            match walk.run(state, doc, || false)? {
+                true => Ok(()),
+                false => Err("internal error: conversion paused".to_owned()),
+            }
+        })
+    }
 }
 
 /// An open table on the Lua stack.
-struct Frame {
+#[derive(Clone, Copy)]
+pub(super) struct Frame {
     /// Members (key/value pairs for objects) still to read.
     left: u32,
     object: bool,
@@ -246,49 +313,112 @@ struct Frame {
     index: c_int,
 }
 
-/// Stack layout while building: `[null, dict_mt, array_mt, open tables..., (key), value]`.
-unsafe fn build(state: *mut ffi::lua_State, doc: &JsonDoc) -> Result<(), String> {
-    let mut nodes = doc.nodes.iter();
-    let mut frames: Vec<Frame> = Vec::new();
-    let malformed = || "internal error: malformed document".to_owned();
-    let root = nodes.next().ok_or_else(malformed)?;
-    if let Some(f) = push(state, doc, root, 0)? {
-        frames.push(f);
+/// The state of a conversion that can stop between two members and go on later (see
+/// [`SlicedBuild`](super::SlicedBuild)): the next node to read and the open containers, whose
+/// tables (and keys) sit on the Lua stack, outermost first, while [`Walk::run`] runs.
+#[derive(Default)]
+pub(super) struct Walk {
+    /// Index of the next node.
+    pos: usize,
+    /// Open containers, outermost first (one table on the stack each).
+    pub(super) frames: Vec<Frame>,
+    /// The root has been pushed.
+    started: bool,
+}
+
+/// How many members [`Walk::run`] converts between two calls of its `pause` check.
+const PAUSE_EVERY: u32 = 256;
+
+impl Walk {
+    /// Nodes read so far.
+    pub(super) fn position(&self) -> usize {
+        self.pos
     }
-    loop {
-        let depth = frames.len();
-        let Some(top) = frames.last_mut() else {
-            return Ok(());
+
+    /// Converts nodes until the document is done or `pause()` says stop (asked every
+    /// [`PAUSE_EVERY`] members, never before that many were converted in this call).
+    ///
+    /// Stack layout while building: `[fixed..., open tables..., (key), value]`, where an object's
+    /// open child sits on its key. On entry the stack holds the fixed slots (null, dict_mt,
+    /// array_mt, extra) and whatever the previous paused call left above them (nothing on a
+    /// fresh walk). On `Ok(true)` the root value has replaced that; on `Ok(false)` the stack
+    /// holds the open tables and their keys only (no member pending), to be put back as they
+    /// are before the next call.
+    ///
+    /// # Safety
+    /// Lua main thread, inside a protected call; the stack is as described above.
+    pub(super) unsafe fn run(
+        &mut self,
+        state: *mut ffi::lua_State,
+        doc: &JsonDoc,
+        mut pause: impl FnMut() -> bool,
+    ) -> Result<bool, String> {
+        let nodes = &doc.nodes;
+        let malformed = || "internal error: malformed document".to_owned();
+        let next = |pos: &mut usize| -> Result<&Node, String> {
+            let n = nodes.get(*pos).ok_or_else(malformed)?;
+            *pos += 1;
+            Ok(n)
         };
-        if top.left == 0 {
-            frames.pop();
-            match frames.last() {
-                None => return Ok(()),
-                Some(parent) => attach(state, parent),
+        if !self.started {
+            self.started = true;
+            let root = next(&mut self.pos)?;
+            // SAFETY: this function's contract (Lua thread, protected call, stack as described).
+            match unsafe { push(state, doc, root, 0)? } {
+                Some(f) => self.frames.push(f),
+                None => return Ok(true),
             }
-            continue;
         }
-        top.left -= 1;
-        if top.object {
-            let key = nodes.next().ok_or_else(malformed)?;
-            push(state, doc, key, depth)?;
-        } else {
-            top.index += 1;
-        }
-        let node = nodes.next().ok_or_else(malformed)?;
-        match push(state, doc, node, depth)? {
-            Some(child) => frames.push(child),
-            None => attach(state, top),
+        let mut budget = PAUSE_EVERY;
+        loop {
+            budget -= 1;
+            if budget == 0 {
+                if pause() {
+                    return Ok(false);
+                }
+                budget = PAUSE_EVERY;
+            }
+            let depth = self.frames.len();
+            let Some(top) = self.frames.last_mut() else {
+                return Ok(true);
+            };
+            if top.left == 0 {
+                self.frames.pop();
+                match self.frames.last() {
+                    None => return Ok(true),
+                    // SAFETY: the closed table is on top of its parent (or its parent's key).
+                    Some(parent) => unsafe { attach(state, parent) },
+                }
+                continue;
+            }
+            top.left -= 1;
+            if top.object {
+                let key = next(&mut self.pos)?;
+                // SAFETY: this function's contract; `push` checks the stack room it needs.
+                unsafe { push(state, doc, key, depth)? };
+            } else {
+                top.index += 1;
+            }
+            let node = next(&mut self.pos)?;
+            // SAFETY: as above; a leaf is attached to the open table right under it.
+            match unsafe { push(state, doc, node, depth)? } {
+                Some(child) => self.frames.push(child),
+                None => unsafe { attach(state, top) },
+            }
         }
     }
 }
 
 /// Stores the value on top of the stack into the open table `parent` (under its key).
 unsafe fn attach(state: *mut ffi::lua_State, parent: &Frame) {
-    if parent.object {
-        ffi::lua_rawset(state, -3);
-    } else {
-        ffi::lua_rawseti(state, -2, parent.index as ffi::lua_Integer);
+    // SAFETY: covered by this function's own contract (the Lua thread, a valid
+    // state, and the stack layout and room described above).
+    unsafe {
+        if parent.object {
+            ffi::lua_rawset(state, -3);
+        } else {
+            ffi::lua_rawseti(state, -2, parent.index as ffi::lua_Integer);
+        }
     }
 }
 
@@ -300,60 +430,72 @@ unsafe fn push(
     node: &Node,
     depth: usize,
 ) -> Result<Option<Frame>, String> {
-    match *node {
-        Node::Null => ffi::lua_pushvalue(state, NULL),
-        Node::Bool(b) => ffi::lua_pushboolean(state, c_int::from(b)),
-        Node::Int(i) => push_int(state, i),
-        Node::Float(x) => ffi::lua_pushnumber(state, x),
-        Node::Str { start, len } => {
-            let (start, len) = (start as usize, len as usize);
-            let s = doc
-                .strings
-                .get(start..start + len)
-                .ok_or("internal error: string out of range")?;
-            push_bytes(state, s);
+    // SAFETY: covered by this function's own contract (the Lua thread, a valid
+    // state, and the stack layout and room described above).
+    unsafe {
+        match *node {
+            Node::Null => ffi::lua_pushvalue(state, NULL),
+            Node::Bool(b) => ffi::lua_pushboolean(state, c_int::from(b)),
+            Node::Int(i) => push_int(state, i),
+            Node::Float(x) => ffi::lua_pushnumber(state, x),
+            Node::Str { start, len } => {
+                let (start, len) = (start as usize, len as usize);
+                let s = doc
+                    .strings
+                    .get(start..start + len)
+                    .ok_or("internal error: string out of range")?;
+                push_bytes(state, s);
+            }
+            Node::Array(n) | Node::Object(n) => {
+                let object = matches!(node, Node::Object(_));
+                if depth >= MAX_DEPTH {
+                    return Err(format!("nesting deeper than {MAX_DEPTH} arrays/objects"));
+                }
+                // The table, a key, a value and a metatable.
+                if ffi::lua_checkstack(state, 4) == 0 {
+                    return Err("Lua stack overflow".to_owned());
+                }
+                let n_int = c_int::try_from(n).map_err(|_| "container too large for Lua")?;
+                if object {
+                    ffi::lua_createtable(state, 0, n_int);
+                } else {
+                    ffi::lua_createtable(state, n_int, 0);
+                }
+                if n > 0 {
+                    return Ok(Some(Frame {
+                        left: n,
+                        object,
+                        index: 0,
+                    }));
+                }
+                if object {
+                    ffi::lua_pushvalue(state, DICT_MT);
+                    ffi::lua_setmetatable(state, -2);
+                } else if ffi::lua_type(state, ARRAY_MT) == ffi::LUA_TTABLE {
+                    ffi::lua_pushvalue(state, ARRAY_MT);
+                    ffi::lua_setmetatable(state, -2);
+                }
+            }
         }
-        Node::Array(n) | Node::Object(n) => {
-            let object = matches!(node, Node::Object(_));
-            if depth >= MAX_DEPTH {
-                return Err(format!("nesting deeper than {MAX_DEPTH} arrays/objects"));
-            }
-            // The table, a key, a value and a metatable.
-            if ffi::lua_checkstack(state, 4) == 0 {
-                return Err("Lua stack overflow".to_owned());
-            }
-            let n_int = c_int::try_from(n).map_err(|_| "container too large for Lua")?;
-            if object {
-                ffi::lua_createtable(state, 0, n_int);
-            } else {
-                ffi::lua_createtable(state, n_int, 0);
-            }
-            if n > 0 {
-                return Ok(Some(Frame {
-                    left: n,
-                    object,
-                    index: 0,
-                }));
-            }
-            if object {
-                ffi::lua_pushvalue(state, DICT_MT);
-                ffi::lua_setmetatable(state, -2);
-            } else if ffi::lua_type(state, ARRAY_MT) == ffi::LUA_TTABLE {
-                ffi::lua_pushvalue(state, ARRAY_MT);
-                ffi::lua_setmetatable(state, -2);
-            }
-        }
+        Ok(None)
     }
-    Ok(None)
 }
 
 #[cfg(feature = "lua54")]
 unsafe fn push_int(state: *mut ffi::lua_State, i: i64) {
-    ffi::lua_pushinteger(state, i);
+    // SAFETY: covered by this function's own contract (the Lua thread, a valid
+    // state, and the stack layout and room described above).
+    unsafe {
+        ffi::lua_pushinteger(state, i);
+    }
 }
 
 #[cfg(not(feature = "lua54"))]
 unsafe fn push_int(state: *mut ffi::lua_State, i: i64) {
-    // Lua numbers are doubles: the nearest one, as strtod (vim.json.decode) gives.
-    ffi::lua_pushnumber(state, i as f64);
+    // SAFETY: covered by this function's own contract (the Lua thread, a valid
+    // state, and the stack layout and room described above).
+    unsafe {
+        // Lua numbers are doubles: the nearest one, as strtod (vim.json.decode) gives.
+        ffi::lua_pushnumber(state, i as f64);
+    }
 }

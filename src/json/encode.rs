@@ -192,98 +192,106 @@ impl Encoder {
 
     /// Writes the value on top of the Lua stack and everything nested in it.
     unsafe fn run(&mut self) -> Result<(), String> {
-        let state = self.state;
-        self.item()?;
-        loop {
-            let depth = self.stack.len();
-            let Some(top) = self.stack.last_mut() else {
-                return Ok(());
-            };
-            if top.pos == top.len() {
-                let close = if matches!(top.shape, Shape::Array(_)) {
-                    b']'
-                } else {
-                    b'}'
-                };
-                self.stack.pop();
-                ffi::lua_pop(state, 1);
-                newline(&mut self.out, self.indent, depth - 1);
-                self.out.push(close);
-                continue;
-            }
-            if top.pos > 0 {
-                self.out.push(b',');
-            }
-            top.pos += 1;
-            newline(&mut self.out, self.indent, depth);
-            match &top.shape {
-                Shape::Object(keys) => {
-                    let Some(k) = keys.get(top.pos - 1) else {
-                        return Err("internal error: key index".to_owned());
-                    };
-                    write_str(&mut self.out, k.as_str());
-                    self.out.push(b':');
-                    if self.indent.is_some() {
-                        self.out.push(b' ');
-                    }
-                    push_bytes(state, std::slice::from_raw_parts(k.ptr, k.len));
-                    ffi::lua_rawget(state, -2);
-                }
-                // Array lengths were checked to fit a c_int.
-                _ => {
-                    ffi::lua_rawgeti(state, -1, top.pos as ffi::lua_Integer);
-                }
-            }
+        // SAFETY: covered by this function's own contract (the Lua thread, a valid
+        // state, and the stack layout and room described above).
+        unsafe {
+            let state = self.state;
             self.item()?;
+            loop {
+                let depth = self.stack.len();
+                let Some(top) = self.stack.last_mut() else {
+                    return Ok(());
+                };
+                if top.pos == top.len() {
+                    let close = if matches!(top.shape, Shape::Array(_)) {
+                        b']'
+                    } else {
+                        b'}'
+                    };
+                    self.stack.pop();
+                    ffi::lua_pop(state, 1);
+                    newline(&mut self.out, self.indent, depth - 1);
+                    self.out.push(close);
+                    continue;
+                }
+                if top.pos > 0 {
+                    self.out.push(b',');
+                }
+                top.pos += 1;
+                newline(&mut self.out, self.indent, depth);
+                match &top.shape {
+                    Shape::Object(keys) => {
+                        let Some(k) = keys.get(top.pos - 1) else {
+                            return Err("internal error: key index".to_owned());
+                        };
+                        write_str(&mut self.out, k.as_str());
+                        self.out.push(b':');
+                        if self.indent.is_some() {
+                            self.out.push(b' ');
+                        }
+                        push_bytes(state, std::slice::from_raw_parts(k.ptr, k.len));
+                        ffi::lua_rawget(state, -2);
+                    }
+                    // Array lengths were checked to fit a c_int.
+                    _ => {
+                        ffi::lua_rawgeti(state, -1, top.pos as ffi::lua_Integer);
+                    }
+                }
+                self.item()?;
+            }
         }
     }
 
     /// Writes the scalar on top of the stack and pops it, or opens the table on top (writes
     /// its opening bracket and pushes a frame; the table stays on the stack).
     unsafe fn item(&mut self) -> Result<(), String> {
-        let state = self.state;
-        match ffi::lua_type(state, -1) {
-            ffi::LUA_TBOOLEAN => {
-                let b = ffi::lua_toboolean(state, -1) != 0;
-                self.raw(if b { "true" } else { "false" });
+        // SAFETY: covered by this function's own contract (the Lua thread, a valid
+        // state, and the stack layout and room described above).
+        unsafe {
+            let state = self.state;
+            match ffi::lua_type(state, -1) {
+                ffi::LUA_TBOOLEAN => {
+                    let b = ffi::lua_toboolean(state, -1) != 0;
+                    self.raw(if b { "true" } else { "false" });
+                }
+                ffi::LUA_TNUMBER => self.number()?,
+                ffi::LUA_TSTRING => {
+                    let mut len = 0usize;
+                    let p = ffi::lua_tolstring(state, -1, &mut len) as *const u8;
+                    let bytes = if p.is_null() {
+                        &[][..]
+                    } else {
+                        std::slice::from_raw_parts(p, len)
+                    };
+                    let s = std::str::from_utf8(bytes).map_err(|_| "string is not valid UTF-8")?;
+                    write_str(&mut self.out, s);
+                }
+                ffi::LUA_TLIGHTUSERDATA
+                    if ffi::lua_touserdata(state, -1).is_null()
+                        || ffi::lua_rawequal(state, -1, NULL) != 0 =>
+                {
+                    self.raw("null")
+                }
+                ffi::LUA_TUSERDATA | ffi::LUA_TTABLE if ffi::lua_rawequal(state, -1, NULL) != 0 => {
+                    self.raw("null")
+                }
+                ffi::LUA_TTABLE => return self.open(),
+                ffi::LUA_TNIL => return Err("cannot encode nil".to_owned()),
+                ffi::LUA_TUSERDATA | ffi::LUA_TLIGHTUSERDATA => {
+                    return Err(
+                        "cannot encode userdata (only fscache.null / vim.NIL mean null)".to_owned(),
+                    )
+                }
+                ffi::LUA_TFUNCTION => return Err("cannot encode a function".to_owned()),
+                ffi::LUA_TTHREAD => return Err("cannot encode a thread".to_owned()),
+                t => {
+                    let name = std::ffi::CStr::from_ptr(ffi::lua_typename(state, t));
+                    return Err(format!("cannot encode a {}", name.to_string_lossy()));
+                }
             }
-            ffi::LUA_TNUMBER => self.number()?,
-            ffi::LUA_TSTRING => {
-                let mut len = 0usize;
-                let p = ffi::lua_tolstring(state, -1, &mut len) as *const u8;
-                let bytes = if p.is_null() {
-                    &[][..]
-                } else {
-                    std::slice::from_raw_parts(p, len)
-                };
-                let s = std::str::from_utf8(bytes).map_err(|_| "string is not valid UTF-8")?;
-                write_str(&mut self.out, s);
-            }
-            ffi::LUA_TLIGHTUSERDATA
-                if ffi::lua_touserdata(state, -1).is_null()
-                    || ffi::lua_rawequal(state, -1, NULL) != 0 =>
-            {
-                self.raw("null")
-            }
-            ffi::LUA_TUSERDATA | ffi::LUA_TTABLE if ffi::lua_rawequal(state, -1, NULL) != 0 => {
-                self.raw("null")
-            }
-            ffi::LUA_TTABLE => return self.open(),
-            ffi::LUA_TNIL => return Err("cannot encode nil".to_owned()),
-            ffi::LUA_TUSERDATA | ffi::LUA_TLIGHTUSERDATA => {
-                return Err(
-                    "cannot encode userdata (only fscache.null / vim.NIL mean null)".to_owned(),
-                )
-            }
-            ffi::LUA_TFUNCTION => return Err("cannot encode a function".to_owned()),
-            ffi::LUA_TTHREAD => return Err("cannot encode a thread".to_owned()),
-            t => {
-                let name = std::ffi::CStr::from_ptr(ffi::lua_typename(state, t));
-                return Err(format!("cannot encode a {}", name.to_string_lossy()));
-            }
+            ffi::lua_pop(state, 1);
+            Ok(())
         }
-        ffi::lua_pop(state, 1);
-        Ok(())
     }
 
     fn raw(&mut self, s: &str) {
@@ -297,17 +305,23 @@ impl Encoder {
 
     #[cfg(feature = "lua54")]
     unsafe fn number(&mut self) -> Result<(), String> {
-        if ffi::lua_isinteger(self.state, -1) != 0 {
-            self.int(ffi::lua_tointeger(self.state, -1));
-            Ok(())
-        } else {
-            self.float(ffi::lua_tonumber(self.state, -1))
+        // SAFETY: covered by this function's own contract (the Lua thread, a valid
+        // state, and the stack layout and room described above).
+        unsafe {
+            if ffi::lua_isinteger(self.state, -1) != 0 {
+                self.int(ffi::lua_tointeger(self.state, -1));
+                Ok(())
+            } else {
+                self.float(ffi::lua_tonumber(self.state, -1))
+            }
         }
     }
 
     #[cfg(not(feature = "lua54"))]
     unsafe fn number(&mut self) -> Result<(), String> {
-        self.float(ffi::lua_tonumber(self.state, -1))
+        // SAFETY: covered by this function's own contract (the Lua thread, a valid
+        // state, and the stack layout and room described above).
+        unsafe { self.float(ffi::lua_tonumber(self.state, -1)) }
     }
 
     fn float(&mut self, x: f64) -> Result<(), String> {
@@ -335,127 +349,139 @@ impl Encoder {
     /// The table on top of the stack: checks depth and cycles, classifies it, writes `{}`/`[]`
     /// (and pops it) when empty, else writes the opening bracket and pushes a frame.
     unsafe fn open(&mut self) -> Result<(), String> {
-        let state = self.state;
-        if self.stack.len() >= MAX_DEPTH {
-            return Err(format!("nesting deeper than {MAX_DEPTH} arrays/objects"));
-        }
-        // The table, a key, a value and a metatable on top of it.
-        if ffi::lua_checkstack(state, 4) == 0 {
-            return Err("Lua stack overflow".to_owned());
-        }
-        let ptr = ffi::lua_topointer(state, -1);
-        if self.stack.iter().any(|f| f.ptr == ptr) {
-            return Err("cycle: table contains itself".into());
-        }
-        let shape = self.shape()?;
-        match shape {
-            Shape::Empty => {
-                let object = self.empty_is_object();
-                self.raw(if object { "{}" } else { "[]" });
-                ffi::lua_pop(state, 1);
-                return Ok(());
+        // SAFETY: covered by this function's own contract (the Lua thread, a valid
+        // state, and the stack layout and room described above).
+        unsafe {
+            let state = self.state;
+            if self.stack.len() >= MAX_DEPTH {
+                return Err(format!("nesting deeper than {MAX_DEPTH} arrays/objects"));
             }
-            Shape::Array(_) => self.out.push(b'['),
-            Shape::Object(_) => self.out.push(b'{'),
+            // The table, a key, a value and a metatable on top of it.
+            if ffi::lua_checkstack(state, 4) == 0 {
+                return Err("Lua stack overflow".to_owned());
+            }
+            let ptr = ffi::lua_topointer(state, -1);
+            if self.stack.iter().any(|f| f.ptr == ptr) {
+                return Err("cycle: table contains itself".into());
+            }
+            let shape = self.shape()?;
+            match shape {
+                Shape::Empty => {
+                    let object = self.empty_is_object();
+                    self.raw(if object { "{}" } else { "[]" });
+                    ffi::lua_pop(state, 1);
+                    return Ok(());
+                }
+                Shape::Array(_) => self.out.push(b'['),
+                Shape::Object(_) => self.out.push(b'{'),
+            }
+            self.stack.push(Frame { ptr, shape, pos: 0 });
+            Ok(())
         }
-        self.stack.push(Frame { ptr, shape, pos: 0 });
-        Ok(())
     }
 
     /// For the empty table on top of the stack: `{}` (true) or `[]` (false).
     unsafe fn empty_is_object(&mut self) -> bool {
-        let state = self.state;
-        let array_mt_set = ffi::lua_type(state, ARRAY_MT) == ffi::LUA_TTABLE;
-        if ffi::lua_getmetatable(state, -1) != 0 {
-            let dict = ffi::lua_rawequal(state, -1, DICT_MT) != 0
-                || ffi::lua_rawequal(state, -1, PRIVATE_DICT_MT) != 0;
-            let array = array_mt_set && ffi::lua_rawequal(state, -1, ARRAY_MT) != 0;
-            ffi::lua_pop(state, 1);
-            if dict {
-                return true;
+        // SAFETY: covered by this function's own contract (the Lua thread, a valid
+        // state, and the stack layout and room described above).
+        unsafe {
+            let state = self.state;
+            let array_mt_set = ffi::lua_type(state, ARRAY_MT) == ffi::LUA_TTABLE;
+            if ffi::lua_getmetatable(state, -1) != 0 {
+                let dict = ffi::lua_rawequal(state, -1, DICT_MT) != 0
+                    || ffi::lua_rawequal(state, -1, PRIVATE_DICT_MT) != 0;
+                let array = array_mt_set && ffi::lua_rawequal(state, -1, ARRAY_MT) != 0;
+                ffi::lua_pop(state, 1);
+                if dict {
+                    return true;
+                }
+                if array {
+                    return false;
+                }
             }
-            if array {
-                return false;
-            }
+            // vim.json's convention unless an array marker is configured (then cjson/mlua's).
+            array_mt_set
         }
-        // vim.json's convention unless an array marker is configured (then cjson/mlua's).
-        array_mt_set
     }
 
     /// Classifies the table on top of the stack by its keys (raw iteration).
     unsafe fn shape(&mut self) -> Result<Shape, String> {
-        let state = self.state;
-        let mut count = 0usize;
-        let mut min = i64::MAX;
-        let mut max = i64::MIN;
-        let mut keys: Vec<Key> = Vec::new();
-        let mut bad: Option<String> = None;
-        ffi::lua_pushnil(state);
-        while ffi::lua_next(state, -2) != 0 {
-            // key at -2, value at -1
-            let mut index: Option<i64> = None;
-            match ffi::lua_type(state, -2) {
-                ffi::LUA_TNUMBER => match integer_key(state) {
-                    Some(i) => index = Some(i),
-                    None => {
-                        let x = ffi::lua_tonumber(state, -2);
-                        bad = Some(format!("unsupported key {x} (not an integer)"));
+        // SAFETY: covered by this function's own contract (the Lua thread, a valid
+        // state, and the stack layout and room described above).
+        unsafe {
+            let state = self.state;
+            let mut count = 0usize;
+            let mut min = i64::MAX;
+            let mut max = i64::MIN;
+            let mut keys: Vec<Key> = Vec::new();
+            let mut bad: Option<String> = None;
+            ffi::lua_pushnil(state);
+            while ffi::lua_next(state, -2) != 0 {
+                // key at -2, value at -1
+                let mut index: Option<i64> = None;
+                match ffi::lua_type(state, -2) {
+                    ffi::LUA_TNUMBER => match integer_key(state) {
+                        Some(i) => index = Some(i),
+                        None => {
+                            let x = ffi::lua_tonumber(state, -2);
+                            bad = Some(format!("unsupported key {x} (not an integer)"));
+                        }
+                    },
+                    ffi::LUA_TSTRING => {
+                        let mut len = 0usize;
+                        let p = ffi::lua_tolstring(state, -2, &mut len) as *const u8;
+                        if p.is_null()
+                            || std::str::from_utf8(std::slice::from_raw_parts(p, len)).is_err()
+                        {
+                            bad = Some("key is not valid UTF-8".to_owned());
+                        } else {
+                            keys.push(Key { ptr: p, len });
+                        }
                     }
-                },
-                ffi::LUA_TSTRING => {
-                    let mut len = 0usize;
-                    let p = ffi::lua_tolstring(state, -2, &mut len) as *const u8;
-                    if p.is_null()
-                        || std::str::from_utf8(std::slice::from_raw_parts(p, len)).is_err()
-                    {
-                        bad = Some("key is not valid UTF-8".to_owned());
-                    } else {
-                        keys.push(Key { ptr: p, len });
+                    t => {
+                        let name = std::ffi::CStr::from_ptr(ffi::lua_typename(state, t));
+                        bad = Some(format!(
+                            "unsupported key type {} (keys must be strings or array indices)",
+                            name.to_string_lossy()
+                        ));
                     }
                 }
-                t => {
-                    let name = std::ffi::CStr::from_ptr(ffi::lua_typename(state, t));
-                    bad = Some(format!(
-                        "unsupported key type {} (keys must be strings or array indices)",
-                        name.to_string_lossy()
-                    ));
+                if let Some(i) = index {
+                    count += 1;
+                    min = min.min(i);
+                    max = max.max(i);
                 }
-            }
-            if let Some(i) = index {
-                count += 1;
-                min = min.min(i);
-                max = max.max(i);
-            }
-            ffi::lua_pop(state, 1);
-            if bad.is_some() {
                 ffi::lua_pop(state, 1);
-                break;
+                if bad.is_some() {
+                    ffi::lua_pop(state, 1);
+                    break;
+                }
             }
-        }
-        if let Some(reason) = bad {
-            return Err(reason);
-        }
-        match (count, keys.is_empty()) {
-            (0, true) => Ok(Shape::Empty),
-            (0, false) => {
-                // SAFETY: the table holding these key strings is on the stack.
-                keys.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
-                Ok(Shape::Object(keys))
+            if let Some(reason) = bad {
+                return Err(reason);
             }
-            (_, false) => Err(format!(
-                "table mixes array indices and string keys (e.g. [{min}] and {})",
-                keys.first()
-                    .and_then(|k| serde_json::to_string(k.as_str()).ok())
-                    .unwrap_or_default()
-            )),
-            (n, true) if min < 1 => Err(format!(
-                "array index {min} out of range (arrays start at 1; {n} element(s))"
-            )),
-            (n, true) if max as u64 != n as u64 => {
-                Err(format!("sparse array: index {max} but only {n} element(s)"))
+            match (count, keys.is_empty()) {
+                (0, true) => Ok(Shape::Empty),
+                (0, false) => {
+                    // SAFETY: the table holding these key strings is on the stack.
+                    keys.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
+                    Ok(Shape::Object(keys))
+                }
+                (_, false) => Err(format!(
+                    "table mixes array indices and string keys (e.g. [{min}] and {})",
+                    keys.first()
+                        .and_then(|k| serde_json::to_string(k.as_str()).ok())
+                        .unwrap_or_default()
+                )),
+                (n, true) if min < 1 => Err(format!(
+                    "array index {min} out of range (arrays start at 1; {n} element(s))"
+                )),
+                (n, true) if max as u64 != n as u64 => {
+                    Err(format!("sparse array: index {max} but only {n} element(s)"))
+                }
+                (n, true) if c_int::try_from(n).is_err() => Err(format!("array too long ({n})")),
+                (n, true) => Ok(Shape::Array(n)),
             }
-            (n, true) if c_int::try_from(n).is_err() => Err(format!("array too long ({n})")),
-            (n, true) => Ok(Shape::Array(n)),
         }
     }
 }
@@ -463,12 +489,18 @@ impl Encoder {
 /// The integer value of the number key at -2, if it is one.
 #[cfg(feature = "lua54")]
 unsafe fn integer_key(state: *mut ffi::lua_State) -> Option<i64> {
-    (ffi::lua_isinteger(state, -2) != 0).then(|| ffi::lua_tointeger(state, -2))
+    // SAFETY: covered by this function's own contract (the Lua thread, a valid
+    // state, and the stack layout and room described above).
+    unsafe { (ffi::lua_isinteger(state, -2) != 0).then(|| ffi::lua_tointeger(state, -2)) }
 }
 
 /// The integer value of the number key at -2, if it is one.
 #[cfg(not(feature = "lua54"))]
 unsafe fn integer_key(state: *mut ffi::lua_State) -> Option<i64> {
-    let x = ffi::lua_tonumber(state, -2);
-    (x.fract() == 0.0 && x.abs() < I64_LIMIT).then_some(x as i64)
+    // SAFETY: covered by this function's own contract (the Lua thread, a valid
+    // state, and the stack layout and room described above).
+    unsafe {
+        let x = ffi::lua_tonumber(state, -2);
+        (x.fract() == 0.0 && x.abs() < I64_LIMIT).then_some(x as i64)
+    }
 }

@@ -2,15 +2,14 @@
 //!
 //! The work is split so that no Lua value is ever touched off the main thread:
 //!
-//! 1. Decode (pool thread, no Lua): bytes -> a document, or a [`JsonError`] whose message is
-//!    `"<path>:<line>:<column>: <reason>"`. Two forms, same parser, same rules and messages:
-//!    * [`decode_doc`] -> [`JsonDoc`], a flat node list: the fast path (about 3x cheaper to
-//!      build than a `Value`, and free to drop). **Use this one for the cache.**
-//!    * [`decode`] -> [`serde_json::Value`], for Rust-side consumers.
-//! 2. To Lua (main thread): [`doc_to_lua`] / [`to_lua`], using the [`JsonLua`] context ([`ctx`])
+//! 1. Decode (pool thread, no Lua): bytes -> [`JsonDoc`] with [`decode_doc`], a flat node list
+//!    (about 3x cheaper to build than a `serde_json::Value`, and free to drop), or a
+//!    [`JsonError`] whose message is `"<path>:<line>:<column>: <reason>"`.
+//! 2. To Lua (main thread): [`doc_to_lua`], using the [`JsonLua`] context ([`ctx`])
 //!    for `null` and the empty-table markers. Tables are built directly on the Lua stack in one
 //!    protected call, iteratively: no mlua handle per value (mlua's ~8000-slot reference stack
-//!    on LuaJIT / 5.1 is never at risk) and no native stack per nesting level.
+//!    on LuaJIT / 5.1 is never at risk) and no native stack per nesting level. Large documents
+//!    convert a slice at a time with [`SlicedBuild`], so the loop never stalls for long.
 //! 3. Encode (main thread): [`encode`]: Lua value -> JSON text, keys sorted, optionally
 //!    indented, or a [`JsonError`] naming the key path (`$.a.b[3]: reason`). Same raw, iterative
 //!    technique.
@@ -42,7 +41,7 @@
 //!   decodes to the float `-0.0` and encodes back as `-0` (`vim.json.decode` gives `0` for `-0`,
 //!   `-0.0` for `-0.0`; `vim.json.encode` writes `-0`). Floats are
 //!   correctly rounded (serde_json `float_roundtrip`, like strtod).
-//! * **Nesting** is limited to [`MAX_DEPTH`] (512) arrays/objects in [`decode`], [`to_lua`] and
+//! * **Nesting** is limited to [`MAX_DEPTH`] (512) arrays/objects in [`decode_doc`] and
 //!   [`encode`]; deeper documents are an ordinary `EJSON` error naming the offending bracket (or
 //!   key path). Why 512: serde_json parses by recursive descent and needs about 0.75 KiB of stack
 //!   per level in release builds and 2.5 KiB in debug builds (measured); pool threads have the
@@ -55,18 +54,20 @@ mod decode;
 mod doc;
 mod encode;
 mod lua;
+mod sliced;
 
-pub use decode::{decode, is_jsonc_path};
+pub use decode::is_jsonc_path;
 pub use doc::{decode_doc, doc_to_lua, JsonDoc};
 pub use encode::encode;
-pub use lua::{configure, ctx, empty_dict, register, to_lua, JsonLua};
+pub use lua::{ctx, register};
+pub use sliced::SlicedBuild;
 
 use std::fmt;
 
 /// The error code every JSON failure carries (`nil, message, "EJSON"` on the Lua side).
 pub const CODE: &str = "EJSON";
 
-/// Deepest nesting of arrays/objects accepted by [`decode`], [`to_lua`] and [`encode`] (see the
+/// Deepest nesting of arrays/objects accepted by [`decode_doc`], [`doc_to_lua`] and [`encode`] (see the
 /// module docs for why it is 512 and not vim.json's 1000).
 pub const MAX_DEPTH: usize = 512;
 
@@ -89,11 +90,6 @@ impl JsonError {
             message: message.into(),
         }
     }
-
-    /// The error code, always `"EJSON"`.
-    pub fn code(&self) -> &'static str {
-        CODE
-    }
 }
 
 impl fmt::Display for JsonError {
@@ -109,19 +105,23 @@ impl std::error::Error for JsonError {}
 /// # Safety
 /// `state` must be a valid Lua state with room for one more stack slot.
 pub(crate) unsafe fn push_bytes(state: *mut mlua::ffi::lua_State, bytes: &[u8]) {
-    // mlua's 5.1/LuaJIT `lua_pushlstring` wrapper also fetches the pushed string's pointer
-    // (an extra lua_tolstring per string); call the raw function instead.
-    #[cfg(not(feature = "lua54"))]
-    {
-        let p = if bytes.is_empty() {
-            c"".as_ptr()
-        } else {
-            bytes.as_ptr().cast()
-        };
-        mlua::ffi::lua_pushlstring_(state, p, bytes.len());
-    }
-    #[cfg(feature = "lua54")]
-    {
-        mlua::ffi::lua_pushlstring(state, bytes.as_ptr().cast(), bytes.len());
+    // SAFETY: covered by this function's own contract (the Lua thread, a valid
+    // state, and the stack layout and room described above).
+    unsafe {
+        // mlua's 5.1/LuaJIT `lua_pushlstring` wrapper also fetches the pushed string's pointer
+        // (an extra lua_tolstring per string); call the raw function instead.
+        #[cfg(not(feature = "lua54"))]
+        {
+            let p = if bytes.is_empty() {
+                c"".as_ptr()
+            } else {
+                bytes.as_ptr().cast()
+            };
+            mlua::ffi::lua_pushlstring_(state, p, bytes.len());
+        }
+        #[cfg(feature = "lua54")]
+        {
+            mlua::ffi::lua_pushlstring(state, bytes.as_ptr().cast(), bytes.len());
+        }
     }
 }

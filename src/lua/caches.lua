@@ -26,46 +26,7 @@ local function check_self(self, class, fname)
   return self._native
 end
 
----@class fscache.Entry
----@field path string
----@field content string
----@field mtime integer whole seconds (compatibility)
----@field mtime_nsec integer
----@field size integer
----@field json any decoded JSON, once get_json* has run (dropped when the file changes)
-
----@class fscache.Stats
----@field hits integer
----@field misses integer
----@field entries integer
----@field bytes integer cached bytes (file contents; listing names)
----@field max_bytes integer the bound on `bytes`
----@field evictions integer entries evicted to stay within max_bytes
----@field reads integer
----@field validations integer
----@field errors integer
----@field inflight integer
----@field parses integer
----@field fast_hits integer
----@field trust_mtime boolean
----@field writes integer write calls accepted
----@field writes_coalesced integer write calls replaced by a newer write before they started
----@field writes_pending integer writes accepted and not yet landed
----@field durable boolean
-
----@class fscache.FileCacheOptions
----@field trust_mtime? boolean serve hits while the file's identity is unchanged (default true)
----@field max_size? integer largest file read, bytes (default 64 MiB)
----@field max_bytes? integer bound on cached bytes (default 128 MiB; 0 caches nothing)
----@field durable? boolean writes fsync file and directory (default true)
-
----@class fscache.WriteData
----@field content? string bytes to write
----@field json? any value to encode as JSON (sorted keys)
----@field indent? integer JSON indentation
----@field durable? boolean overrides the cache's `durable` for this write
-
----@class fscache.FileCache
+-- The FileCache class (annotated in types/fscache.lua, the one source of LuaCATS types).
 local FileCache = {}
 FileCache.__index = FileCache
 M.FileCache = FileCache
@@ -116,34 +77,41 @@ local function check_paths(paths, fname)
 end
 
 ---Many files at once, suspending the calling coroutine once: `entries[i]` is the entry of
----`paths[i]` or `false`, `errors[i]` nil or the failure message ("ENOENT: ...: /x").
+---`paths[i]` or `false`, `errors[i]` nil or the failure message ("ENOENT: ...: /x"). With
+---`{ json = true }` (and optionally `jsonc = true`) `entries[i]` is the decoded JSON instead.
 ---@param paths string[]
----@return (fscache.Entry|false)[] entries, table<integer, string> errors
-function FileCache:get_many_async(paths)
+---@param opts? { json?: boolean, jsonc?: boolean }
+---@return (fscache.Entry|any|false)[] entries, table<integer, string> errors
+function FileCache:get_many_async(paths, opts)
   local n = check_self(self, FileCache, "get_many_async")
   paths = check_paths(paths, "get_many_async")
   return await.await(function(cb)
-    return n:get_many(paths, cb)
+    return n:get_many(paths, opts, cb)
   end, "get_many_async", "get_many", "get_many_sync", n)
 end
 
 ---Callback form of get_many_async: `cb(entries, errors)`, later, once, on the main thread.
 ---@param paths string[]
----@param cb fun(entries: (fscache.Entry|false)[], errors: table<integer, string>)
-function FileCache:get_many(paths, cb)
-  check_self(self, FileCache, "get_many"):get_many(check_paths(paths, "get_many"), cb)
+---@param opts? { json?: boolean, jsonc?: boolean }|fun(entries: table, errors: table)
+---@param cb? fun(entries: (fscache.Entry|any|false)[], errors: table<integer, string>)
+function FileCache:get_many(paths, opts, cb)
+  if cb == nil and type(opts) == "function" then
+    opts, cb = nil, opts
+  end
+  check_self(self, FileCache, "get_many"):get_many(check_paths(paths, "get_many"), opts, cb)
 end
 
 ---Blocking form of get_many_async (reads in parallel on the pool; delivers other fscache
 ---results while it waits, like fscache.block_on).
 ---@param paths string[]
----@return (fscache.Entry|false)[] entries, table<integer, string> errors
-function FileCache:get_many_sync(paths)
+---@param opts? { json?: boolean, jsonc?: boolean }
+---@return (fscache.Entry|any|false)[] entries, table<integer, string> errors
+function FileCache:get_many_sync(paths, opts)
   local n = check_self(self, FileCache, "get_many_sync")
   paths = check_paths(paths, "get_many_sync")
   return await.block_on(function()
     return await.await(function(cb)
-      return n:get_many(paths, cb)
+      return n:get_many(paths, opts, cb)
     end, "get_many_sync", "get_many", "get_many_sync", n)
   end, math.huge)
 end
@@ -191,13 +159,7 @@ function FileCache:write_sync(path, data)
   return check_self(self, FileCache, "write_sync"):write_sync(check_path(path, "write_sync"), data)
 end
 
----@class fscache.Listing
----@field path string
----@field mtime integer
----@field mtime_nsec integer
----@field entries { name: string, type: "file"|"directory"|"link"|"fifo"|"socket"|"char"|"block"|"unknown" }[]
-
----@class fscache.DirectoryCache
+-- The DirectoryCache class (annotated in types/fscache.lua).
 local DirectoryCache = {}
 DirectoryCache.__index = DirectoryCache
 M.DirectoryCache = DirectoryCache

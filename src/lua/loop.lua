@@ -43,7 +43,7 @@ function M.attach(uv)
       return
     end
     if schedule then
-      native.drain()
+      native.reset_wake()
       if not shared.scheduled then
         shared.scheduled = true
         schedule(run_dispatch)
@@ -56,8 +56,9 @@ function M.attach(uv)
   return poll
 end
 
----Stops watching (closes the poll handle before the descriptor can ever close).
-function M.detach()
+---Stops watching (closes the poll handle before the descriptor can ever close). Public as
+---`fscache.detach`.
+function M.close_poll()
   local poll = shared.poll
   shared.poll = nil
   if poll and not poll:is_closing() then

@@ -1,7 +1,7 @@
 -- fscache/runners.lua: adapters that let one *_async leaf serve runners which must be detected
 -- (nvim-nio, coop.nvim, vim.async / async.nvim). Registered with await.add_adapter and tried,
 -- in this order, after fscache's own runner and before the generic fallback (plenary,
--- vim._async, bare coroutines, polling drivers). Protocols: shared/docs/runner-protocols.md.
+-- vim._async, bare coroutines, polling drivers). docs/runners.md describes each protocol.
 --
 -- Detection is lazy and safe: each adapter looks its runner up in package.loaded on every call
 -- (one table lookup when it is not loaded), never requires anything, and claims the coroutine
@@ -94,13 +94,61 @@ end)
 -- recognised by the yield failing instead ("attempt to yield across ... C-call boundary": the
 -- context check passed), and await is then called directly. The awaitable returns a closable:
 -- Task:close() while waiting withdraws the request and lets the task finish "closed".
--- async.nvim registers a task's thread when it creates it, so a coroutine found not to be a
--- task never becomes one: that answer is remembered (weak keys) and the probe not repeated.
-shared.not_async_task = shared.not_async_task or setmetatable({}, { __mode = "k" })
-local not_async_task = shared.not_async_task
+-- async.nvim registers a task's thread when it creates it and a thread stays its task until it
+-- ends, so the answer is remembered per coroutine (weak keys) and the probe runs once.
+-- In a known task the operation starts before the yield: a result that is already there is
+-- returned without yielding (the task would otherwise resume the coroutine from inside the
+-- callback, one stack level per synchronous completion).
+shared.async_task = shared.async_task or setmetatable({}, { __mode = "k" })
+local async_task = shared.async_task
+
+local function closable(cancel)
+  return {
+    close = function(_, done)
+      cancel()
+      if done then
+        done()
+      end
+    end,
+  }
+end
+
+local function known_task_result(cancel, ok, ...)
+  if ok then
+    return ...
+  end
+  cancel()
+  error((...), 0) -- the task was closed, or the operation failed
+end
+
+-- Waits in a coroutine known to be a task of `va`.
+local function await_in_task(va, start, native)
+  local early, target
+  local cancel = await.begin(start, function(...)
+    if target then
+      return target(...)
+    end
+    early = pack(...)
+  end, native)
+  if early then
+    return unpack(early, 1, early.n)
+  end
+  local function awaitable(cb)
+    if early then -- arrived between the yield and this call
+      return cb(unpack(early, 1, early.n))
+    end
+    target = cb
+    return closable(cancel)
+  end
+  if await.pcall_yields then
+    return known_task_result(cancel, pcall(va.await, 1, awaitable))
+  end
+  return va.await(1, awaitable)
+end
 
 await.add_adapter("vim.async", function(co, start, native)
-  if not_async_task[co] then
+  local known = async_task[co]
+  if known == false then
     return false
   end
   local va = loaded["vim.async"] or loaded["async"]
@@ -110,21 +158,17 @@ await.add_adapter("vim.async", function(co, start, native)
   if type(va) ~= "table" or type(va.await) ~= "function" or va.pawait == nil then
     return false
   end
+  if known then
+    return true, await_in_task(va, start, native)
+  end
   local started = false
   local function awaitable(cb)
     started = true
-    local cancel = await.begin(start, cb, native)
-    return {
-      close = function(_, done)
-        cancel()
-        if done then
-          done()
-        end
-      end,
-    }
+    return closable(await.begin(start, cb, native))
   end
   local r = pack(pcall(va.await, 1, awaitable))
   if r[1] then
+    async_task[co] = true
     return true, unpack(r, 2, r.n)
   end
   if started then
@@ -132,9 +176,10 @@ await.add_adapter("vim.async", function(co, start, native)
   end
   local msg = tostring(r[2])
   if msg:find("yield across", 1, true) then
+    async_task[co] = true
     return true, va.await(1, awaitable)
   elseif msg:find("async context", 1, true) then
-    not_async_task[co] = true
+    async_task[co] = false
     return false
   end
   error(r[2], 0) -- e.g. "closed": the task is closing

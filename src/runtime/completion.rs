@@ -41,7 +41,7 @@ impl CompletionQueue {
         }
     }
 
-    /// Takes every waiting completion. Call after draining the waker, never before.
+    /// Takes every waiting completion. Call after resetting the waker, never before.
     pub fn take(&self) -> Vec<Completion> {
         let mut items = self.items.lock().unwrap_or_else(|e| e.into_inner());
         std::mem::take(&mut *items)

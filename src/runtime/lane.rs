@@ -197,11 +197,6 @@ impl Lane {
         }
     }
 
-    /// True while `key` has a job running or waiting.
-    pub fn is_busy(&self, key: &LaneKey) -> bool {
-        self.lock().busy.contains_key(key)
-    }
-
     /// Blocks until `key` is idle, with no deadline (a hung file system hangs this caller, as
     /// any blocking read of it would). Held jobs are released first.
     pub fn wait_key(self: &Arc<Self>, key: &LaneKey) {

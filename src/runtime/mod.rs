@@ -65,8 +65,8 @@ pub struct Runtime {
     delivered: Cell<u64>,
     watcher: Rc<Watcher>,
     lane: Arc<Lane>,
-    /// The wake-up descriptor was drained since the last dispatch.
-    drained: Cell<bool>,
+    /// The wake-up descriptor was reset since the last dispatch.
+    wake_reset: Cell<bool>,
 }
 
 impl Runtime {
@@ -83,7 +83,7 @@ impl Runtime {
             slice: Cell::new(Duration::from_millis(2)),
             delivered: Cell::new(0),
             watcher: Rc::new(Watcher::default()),
-            drained: Cell::new(false),
+            wake_reset: Cell::new(false),
         })
     }
 
@@ -236,9 +236,9 @@ impl Runtime {
     }
 
     /// Resets the wake-up descriptor (the poll callback does this before scheduling dispatch).
-    pub fn drain_wake(&self) {
-        self.queue.waker().drain();
-        self.drained.set(true);
+    pub fn reset_wake(&self) {
+        self.queue.waker().reset();
+        self.wake_reset.set(true);
     }
 
     /// Delivers waiting completions until `budget` is spent (None: the configured slice).
@@ -246,9 +246,9 @@ impl Runtime {
     /// runs its timers before the next slice. Returns how many were delivered. Handler errors
     /// are collected: the first is returned after the slice, the rest are still delivered.
     pub fn dispatch(&self, lua: &Lua, budget: Option<Duration>) -> LuaResult<usize> {
-        // The poll callback drains right before scheduling this dispatch: one read is enough.
-        if !self.drained.replace(false) {
-            self.queue.waker().drain();
+        // The poll callback resets the descriptor right before scheduling this dispatch.
+        if !self.wake_reset.replace(false) {
+            self.queue.waker().reset();
         }
         {
             let fresh = self.queue.take();

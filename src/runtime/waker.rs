@@ -69,7 +69,7 @@ impl Waker {
     }
 
     /// Resets the descriptor to not readable (Lua thread; the poll is level-triggered).
-    pub fn drain(&self) {
+    pub fn reset(&self) {
         let mut buf = [0u8; 64];
         // SAFETY: reads into a live buffer of the given length. One read resets an eventfd's
         // counter; a pipe is read until EAGAIN.

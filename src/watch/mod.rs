@@ -17,7 +17,7 @@
 //!    directory only); otherwise the read is kept unwatched.
 //! 4. Lua thread, at completion: [`Watcher::complete`] registers the new watches and replays
 //!    events that arrived on them in between; the entry keeps its stamp.
-//! 5. Every hit ([`Watcher::is_clean`]) first drains the inotify descriptor (one `read`, EAGAIN
+//! 5. Every hit ([`Watcher::is_clean`]) first reads the inotify descriptor (one `read`, EAGAIN
 //!    when quiet), so any change whose system call returned before the get began is seen.
 //!    Events mark the named path changed; an event on a directory of some tracked chain (it
 //!    was renamed, replaced, deleted, chmod-ed) marks everything below it changed.
@@ -44,7 +44,7 @@ pub use table::{Kind, Setup};
 use inotify::Inotify;
 use table::Table;
 
-/// How old a drain may be before a read in a new directory drains again.
+/// How long ago events may have been read before a read in a new directory reads them again.
 const STALE: Duration = Duration::from_millis(1);
 
 /// Default bound on watch descriptors per Lua state: a quarter of the per-user kernel limit,
@@ -116,11 +116,6 @@ pub struct Armed {
 }
 
 impl Armed {
-    /// The event generation the read was armed at.
-    pub fn stamp(&self) -> u64 {
-        self.stamp
-    }
-
     /// The read is back: registers its watches (see [`Watcher::complete`]) and returns the
     /// reference the stored entry keeps, or None when the result stays unwatched.
     pub fn finish(mut self, setup: Setup) -> Option<WatchRef> {
@@ -251,11 +246,6 @@ impl Plan {
     /// Stub.
     #[cfg(not(target_os = "linux"))]
     pub fn confirm_meta(&self, _s: &mut Setup, _found: Option<(u64, bool, bool)>, _p: &[u8]) {}
-
-    /// The kind of path this plan covers.
-    pub fn kind(&self) -> Kind {
-        self.kind
-    }
 }
 
 /// Counters for `pool_stats()`.
@@ -288,8 +278,8 @@ pub struct Watcher {
     /// inotify could not be created, or the descriptor failed: never watch again.
     broken: Cell<bool>,
     limit: Cell<usize>,
-    /// When the descriptor was last drained.
-    drained_at: Cell<Option<Instant>>,
+    /// When the queued events were last read.
+    events_read_at: Cell<Option<Instant>>,
     /// Watches removed so far (see [`Watcher::epoch`]).
     removed: Cell<u64>,
 }
@@ -307,7 +297,7 @@ impl Watcher {
             inner: RefCell::new(None),
             broken: Cell::new(false),
             limit: Cell::new(limit),
-            drained_at: Cell::new(None),
+            events_read_at: Cell::new(None),
             removed: Cell::new(0),
         }
     }
@@ -376,10 +366,15 @@ impl Watcher {
         }
         let (mut stamp, dirs) = inner.table.arm(path, kind);
         drop(guard);
-        if !dirs.is_empty() && self.drained_at.get().is_none_or(|t| t.elapsed() > STALE) {
+        if !dirs.is_empty()
+            && self
+                .events_read_at
+                .get()
+                .is_none_or(|t| t.elapsed() > STALE)
+        {
             // A new directory: events about it (its creation, say) may still be queued from
             // before this read; apply them first so they do not count as changes after it.
-            self.drain();
+            self.read_events();
             stamp = self
                 .inner
                 .borrow()
@@ -469,14 +464,14 @@ impl Watcher {
     }
 
     /// Reads and applies every queued event (Lua thread; no Lua calls).
-    pub fn drain(&self) {
+    pub fn read_events(&self) {
         #[cfg(target_os = "linux")]
         {
             let mut guard = self.inner.borrow_mut();
             let Some(inner) = guard.as_mut() else { return };
             let Inner { ino, table, buf } = inner;
             let ok = ino.read_events(buf, |ev| table.event(ev.wd, ev.mask, ev.name));
-            self.drained_at.set(Some(Instant::now()));
+            self.events_read_at.set(Some(Instant::now()));
             for (dir, wd) in table.take_forgotten() {
                 ino.forget_dir(&dir, wd);
             }
@@ -488,13 +483,13 @@ impl Watcher {
         }
     }
 
-    /// True when an entry of `path` stamped `stamp` is unchanged: drains events first, so every
+    /// True when an entry of `path` stamped `stamp` is unchanged: reads queued events first, so every
     /// change completed before this call is seen.
     pub fn is_clean(&self, path: &[u8], kind: Kind, stamp: u64) -> bool {
         if self.broken.get() {
             return false;
         }
-        self.drain();
+        self.read_events();
         self.clean_as_drained(path, kind, stamp)
     }
 

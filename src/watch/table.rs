@@ -560,12 +560,13 @@ mod tests {
     fn rename_of_ancestor_touches_everything_below() {
         let mut t = Table::default();
         let (s, _) = t.arm(b"/a/b/f", Kind::File);
-        assert!(t.complete(
+        t.complete(
             b"/a/b/f",
             Kind::File,
             s,
-            &setup_file(50, &[("/", 1), ("/a", 2), ("/a/b", 3)])
-        ));
+            &setup_file(50, &[("/", 1), ("/a", 2), ("/a/b", 3)]),
+        );
+        assert!(t.is_clean(b"/a/b/f", Kind::File, s));
         t.event(1, ev::IN_CREATE, b"unrelated");
         assert!(t.is_clean(b"/a/b/f", Kind::File, s));
         t.event(1, ev::IN_MOVED_FROM, b"a");

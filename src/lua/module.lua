@@ -1,9 +1,20 @@
--- fscache/init.lua: assembles the public module from the native table and the other chunks.
+-- fscache/module.lua: assembles the public module from the native table and the other chunks.
+-- (Not the loader lua/fscache/init.lua, which finds and loads the compiled library.)
 
 local native, chunks = ...
 
 local shared = native.shared()
-local await = chunks.await(native, shared)
+local base = chunks.report(shared)
+local deliver = chunks.deliver(native, base)
+local runner = chunks.run(shared, base)
+local await = chunks.await(
+  base,
+  deliver,
+  chunks.yield(),
+  chunks.adapters(shared, base),
+  runner,
+  chunks.block_on(native, base, runner.run)
+)
 chunks.runners(await, shared)
 local loop = chunks.loop(native, await, shared)
 local caches = chunks.caches(native, await)
@@ -17,7 +28,7 @@ local M = {
   run = await.run,
   block_on = await.block_on,
   attach = loop.attach,
-  detach = loop.detach,
+  detach = loop.close_poll,
   attached = loop.attached,
   dispatch = loop.dispatch,
   set_error_handler = await.set_error_handler,
@@ -98,7 +109,10 @@ function M.await(start)
   return await.await(start, "fscache.await", "a callback API", "fscache.block_on")
 end
 
----Runtime counters: threads, running, queued, pending, delivered, slice_ms.
+---Runtime counters: the pool (threads, running, queued, pending, delivered, slice_ms,
+---worker_nice) and the watcher (watching, watches, watch_limit, watched_paths, watch_events,
+---watch_inflight).
+---@return fscache.PoolStats
 function M.pool_stats()
   return native.pool_stats()
 end
