@@ -113,7 +113,7 @@ describe("fscache.stat", function()
     { "a directory replaced by a file", "dir", "rm -r %s && touch %s" },
     { "parent renamed", "file", "mv $(dirname %s) $(dirname %s).moved" },
     { "missing parent created with it", "deep", "mkdir -p $(dirname %s) && touch %s" },
-    { "hard link made elsewhere", "file", "ln %s %s.link" },
+    { "hard-linked, then written through the link", "file", "ln %s %s.link && echo more >>%s.link" },
   }
   for _, c in ipairs(CHANGES) do
     it("sees a path " .. c[1] .. " by the very next call (no sleep)", function()
@@ -154,6 +154,23 @@ describe("fscache.stat", function()
       end
     end)
   end
+
+  it("keeps seeing writes through a hard link made later (the file is then stat-ed on the pool)", function()
+    local other = tmpdir()
+    local p = dir .. "/f"
+    write_file(p, "x")
+    fscache.stat_sync(p)
+    sleep_past_racy_window()
+    fscache.stat_sync(p)
+    assert(os.execute(("ln %s %s/link"):format(p, other)))
+    for i = 1, 20 do
+      local f = assert(io.open(other .. "/link", "ab"))
+      f:write("y")
+      f:close()
+      assert.are.equal(1 + i, fscache.stat_sync(p).size)
+    end
+    rm_rf(other)
+  end)
 
   it("rejects non-string paths naming the argument; a NUL byte is EINVAL", function()
     for _, bad in ipairs({ 1, true, {}, false }) do
