@@ -10,7 +10,7 @@ files:nosuch("/a") -- expect: undefined-field
 fscache.setup({ threads = "many" }) -- expect: assign-type-mismatch
 local entry = files:get_sync("/a")
 print(entry.content) -- expect: need-check-nil
-files:write_sync("/a", { content = 42 }) -- expect: assign-type-mismatch
+files:write_sync("/a", { content = 42 }) -- expect: param-type-mismatch
 fscache.block_on(function() end, "soon") -- expect: param-type-mismatch
 dirs:get("/", "not a function") -- expect: param-type-mismatch
 fscache.set_error_handler(42) -- expect: param-type-mismatch

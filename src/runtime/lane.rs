@@ -93,6 +93,22 @@ extern "C" fn flush_at_exit() {
     }
 }
 
+/// Keeps this library mapped until the process exits (`dlopen` of itself with `RTLD_NODELETE`).
+/// False when that cannot be done (the exit flush then relies on the state closing and on
+/// Neovim's `VimLeave`).
+fn pin_library() -> bool {
+    // SAFETY: dladdr only reads the address of a function of this library; dlopen gets the
+    // NUL-terminated path dladdr returned; the handle is leaked on purpose.
+    unsafe {
+        let mut info: libc::Dl_info = std::mem::zeroed();
+        let addr = flush_at_exit as *const std::ffi::c_void;
+        if libc::dladdr(addr, &mut info) == 0 || info.dli_fname.is_null() {
+            return false;
+        }
+        !libc::dlopen(info.dli_fname, libc::RTLD_NOW | libc::RTLD_NODELETE).is_null()
+    }
+}
+
 /// `now + limit`, saturating at a year from now (an `Instant` cannot hold `Duration::MAX`).
 pub fn deadline_after(limit: Duration) -> Instant {
     let now = Instant::now();
@@ -115,9 +131,14 @@ impl Lane {
             .push(Arc::downgrade(&lane));
         static AT_EXIT: Once = Once::new();
         AT_EXIT.call_once(|| {
-            // SAFETY: registers a plain extern "C" function with no arguments.
-            unsafe {
-                libc::atexit(flush_at_exit);
+            // The handler lives in this library: it must stay mapped until the process exits,
+            // even if the host unloads the module when it closes its Lua state (LuaJIT does).
+            if pin_library() {
+                // SAFETY: registers a plain extern "C" function with no arguments, in a library
+                // that is never unloaded now.
+                unsafe {
+                    libc::atexit(flush_at_exit);
+                }
             }
         });
         lane
