@@ -113,7 +113,7 @@ describe("fscache.stat", function()
     { "a directory replaced by a file", "dir", "rm -r %s && touch %s" },
     { "parent renamed", "file", "mv $(dirname %s) $(dirname %s).moved" },
     { "missing parent created with it", "deep", "mkdir -p $(dirname %s) && touch %s" },
-    { "hard link made elsewhere", "file", "ln %s %s.link" },
+    { "hard-linked, then written through the link", "file", "ln %s %s.link && echo more >>%s.link" },
   }
   for _, c in ipairs(CHANGES) do
     it("sees a path " .. c[1] .. " by the very next call (no sleep)", function()
@@ -154,6 +154,23 @@ describe("fscache.stat", function()
       end
     end)
   end
+
+  it("keeps seeing writes through a hard link made later (the file is then stat-ed on the pool)", function()
+    local other = tmpdir()
+    local p = dir .. "/f"
+    write_file(p, "x")
+    fscache.stat_sync(p)
+    sleep_past_racy_window()
+    fscache.stat_sync(p)
+    assert(os.execute(("ln %s %s/link"):format(p, other)))
+    for i = 1, 20 do
+      local f = assert(io.open(other .. "/link", "ab"))
+      f:write("y")
+      f:close()
+      assert.are.equal(1 + i, fscache.stat_sync(p).size)
+    end
+    rm_rf(other)
+  end)
 
   it("rejects non-string paths naming the argument; a NUL byte is EINVAL", function()
     for _, bad in ipairs({ 1, true, {}, false }) do
@@ -487,19 +504,25 @@ describe("fscache.root", function()
       return calls
     end
     local base, many = count(0), count(1000)
-    local extra, files = 0, 0
+    local extra, files, diff = 0, 0, {}
     for name, n in pairs(many) do
       local d = n - (base[name] or 0)
       extra = extra + d
+      if d ~= 0 then
+        diff[#diff + 1] = name .. " " .. d
+      end
       if name:match("stat") or name:match("open") or name:match("getdents") or name == "access" then
         files = files + d
       end
     end
+    table.sort(diff)
+    local detail = "system calls of 1,000 lookups beyond the run with none: " .. table.concat(diff, ", ")
     -- No stat, open or directory read for the 1,000 lookups (the two runs differ by a couple of
     -- loader stats either way); what remains is one non-blocking read of the inotify
-    -- descriptor per lookup (the change-feed check), nothing else.
-    assert.is_true(files <= 5, "stat/open/getdents calls for 1,000 lookups: " .. files)
-    assert.is_true(extra <= 1000 + 20, "extra system calls: " .. extra)
-    assert.is_true((many.read or 0) - (base.read or 0) <= 1000 + 5)
+    -- descriptor per lookup (the change-feed check). A loaded machine adds a few reads (events
+    -- or interrupted reads), never one per marker and directory as vim.fs.root does (30 here).
+    assert.is_true(files <= 5, detail)
+    assert.is_true(extra <= 1000 + 50, detail)
+    assert.is_true((many.read or 0) - (base.read or 0) <= 1000 + 50, detail)
   end)
 end)
