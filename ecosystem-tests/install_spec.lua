@@ -417,7 +417,7 @@ for _, m in ipairs(seen) do print("NOTIFY " .. m) end' -c 'qa!']]):format(NVIM, 
       local ok, out = nvim_with('vim.g.fscache = { threads = "many" }')
       assert(ok, out)
       assert.matches(
-        "NOTIFY 3:fscache: vim.g.fscache.threads ignored: bad option 'threads' to 'setup' (integer 1..1024 expected, got string)",
+        "NOTIFY 3:fscache: vim.g.fscache.threads ignored: bad option 'threads' to 'setup' (integer 1..1024 expected, got string \"many\")",
         out,
         1,
         true
