@@ -142,10 +142,16 @@ impl<L: Loader> Core<L> {
                     let wait_for = b.latest;
                     b.readers
                         .push((wait_for, mode, (handle, Notify::Callback(key))));
-                    return Ok(handle);
+                    (handle, None)
                 }
-                None => (handle, key),
+                None => (handle, Some(key)),
             }
+        };
+        let Some(key) = key else {
+            // A get waits for writes of its path: start the held ones now rather than at the
+            // next dispatch (the burst that issued them is over once someone reads).
+            self.runtime()?.lane().release();
+            return Ok(handle);
         };
         if self.clean_hit(&path, mode) {
             let rt = self.runtime()?;
@@ -491,9 +497,19 @@ impl<L: Loader> Core<L> {
         watch: Option<WatchRef>,
     ) -> LuaResult<()> {
         let key = lua.create_registry_value(built.table)?;
-        let entry = Entry::new(identity, read_at, key, built.bytes, built.memo, watch);
+        let mut entry = Entry::new(identity, read_at, key, built.bytes, built.memo, watch);
         let evicted = {
             let mut st = self.state.borrow_mut();
+            if entry.watch.is_none() {
+                // An unwatched replacement (what a write stored) keeps the old entry's watch
+                // reference: its stamp predates the change, so the watcher never vouches for the
+                // new entry with it (the next get validates on the pool), but the directory
+                // watches stay in place instead of being removed and added again (re-adding a
+                // watch costs milliseconds in the kernel).
+                if let Some(old) = st.store.get_mut(path) {
+                    entry.watch = old.watch.take();
+                }
+            }
             let before = st.store.evictions();
             st.store.insert(path, entry);
             st.store.evictions() != before
