@@ -1,10 +1,10 @@
 -- Exit with a write stuck in a hung file system (a lane worker stopped inside fsync by the fault
--- shim): the exit flush waits at most its limit (3 s), then the process exits anyway, removes the
--- stuck write's temp file, and every other accepted write has landed.
+-- shim, which holds it for 10 s): the exit flush gives up at its limit (3 s), so the process exits
+-- while the write is still stuck: that write never lands and its temp file is removed, and every
+-- other accepted write has landed. An unbounded flush would wait out the pause and land all six.
 
 local F = require("support.faults")
 local C = require("support.child")
-local uv = test_uv
 
 describe("exit with a hung write", function()
   local dir
@@ -17,15 +17,11 @@ describe("exit with a hung write", function()
     rm_rf(dir)
   end)
 
-  it("waits at most the flush limit, lands the rest, leaves no temp file", function()
+  it("gives up on the stuck write, lands the rest, leaves no temp file", function()
     F.arm("fsync", dir .. "/")
-    local t0 = uv.hrtime()
     local _, raw, rc = C.lua("exit_writes", { dir, "exit", "6" })
-    local elapsed = (uv.hrtime() - t0) / 1e9
     assert.are.equal(0, rc, raw)
     assert.is_true(F.fired("fsync"), "no write was stopped in fsync")
-    assert.is_true(elapsed >= 2.5, ("exited after %.1f s: did not wait for the writes"):format(elapsed))
-    assert.is_true(elapsed < 9, ("exited after %.1f s: the flush is not bounded"):format(elapsed))
     local names = dir_names(dir)
     for _, name in ipairs(names) do
       assert.is_nil(name:find("%.tmp$"), "temp file left behind: " .. name)
@@ -39,6 +35,8 @@ describe("exit with a hung write", function()
         assert.is_nil(content, "f" .. i .. " holds an older version: " .. tostring(content))
       end
     end
-    assert.is_true(landed >= 5, "writes landed: " .. landed)
+    -- Five landed (the flush waited for them); the stuck one did not (the flush did not wait
+    -- out the pause).
+    assert.are.equal(5, landed, "writes landed")
   end)
 end)

@@ -36,13 +36,11 @@ describe("fscache.testing", function()
   end)
 
   it("run fails a body that never finishes with a message naming the time-out", function()
-    local started = os.clock()
     local ok, err = pcall(t.run, function()
       fscache.await(function() end) -- never resumed
     end, 100)
     assert.is_false(ok)
     assert.matches("did not finish within its time-out of 100 ms", tostring(err), 1, true)
-    assert.is_true(os.clock() - started < 5)
   end)
 
   it("wrap gives a test function for any harness", function()
