@@ -134,23 +134,9 @@ impl<L: Loader> Core<L> {
         cb: LuaFunction,
     ) -> LuaResult<u64> {
         let key = lua.create_registry_value(cb)?;
-        let (handle, key) = {
-            let mut st = self.state.borrow_mut();
-            let handle = st.jobs.next_handle();
-            match st.jobs.barriers.get_mut(path.as_slice()) {
-                Some(b) => {
-                    let wait_for = b.latest;
-                    b.readers
-                        .push((wait_for, mode, (handle, Notify::Callback(key))));
-                    (handle, None)
-                }
-                None => (handle, Some(key)),
-            }
-        };
-        let Some(key) = key else {
-            // A get waits for writes of its path: start the held ones now rather than at the
-            // next dispatch (the burst that issued them is over once someone reads).
-            self.runtime()?.lane().release();
+        let handle = self.state.borrow_mut().jobs.next_handle();
+        let waiter = (handle, Notify::Callback(key));
+        let Some((_, Notify::Callback(key))) = self.wait_behind_writes(&path, mode, waiter)? else {
             return Ok(handle);
         };
         if self.clean_hit(&path, mode) {
@@ -241,23 +227,35 @@ impl<L: Loader> Core<L> {
         path: Vec<u8>,
         mode: L::Mode,
     ) -> LuaResult<()> {
-        let slot = Notify::Slot(Rc::clone(batch), i);
-        let waiting = {
-            let mut st = self.state.borrow_mut();
-            match st.jobs.barriers.get_mut(path.as_slice()) {
-                Some(b) => {
-                    let wait_for = b.latest;
-                    b.readers.push((wait_for, mode, (handle, slot)));
-                    None
-                }
-                None => Some(slot),
-            }
+        let slot = (handle, Notify::Slot(Rc::clone(batch), i));
+        let Some(slot) = self.wait_behind_writes(&path, mode, slot)? else {
+            return Ok(());
         };
-        let Some(slot) = waiting else { return Ok(()) };
         match self.peek(lua, &path, mode)? {
-            Some(values) => answer(lua, vec![slot], values),
-            None => self.join_or_start(path, mode, (handle, slot)),
+            Some(values) => answer(lua, vec![slot.1], values),
+            None => self.join_or_start(path, mode, slot),
         }
+    }
+
+    /// Read-your-writes: when writes of `path` are pending, `waiter` waits for the latest of them
+    /// (and the held ones start now rather than at the next dispatch: the burst that issued them
+    /// is over once someone reads). Gives `waiter` back when no write is pending.
+    fn wait_behind_writes(
+        &self,
+        path: &[u8],
+        mode: L::Mode,
+        waiter: Waiter,
+    ) -> LuaResult<Option<Waiter>> {
+        {
+            let mut st = self.state.borrow_mut();
+            let Some(b) = st.jobs.barriers.get_mut(path) else {
+                return Ok(Some(waiter));
+            };
+            let wait_for = b.latest;
+            b.readers.push((wait_for, mode, waiter));
+        }
+        self.runtime()?.lane().release();
+        Ok(None)
     }
 
     /// Joins the read of `path` in flight, or starts one, for `waiter`.

@@ -88,14 +88,15 @@ pub fn payload(lua: &Lua, data: &LuaValue, func: &str) -> LuaResult<Result<Paylo
     }
     let indent = match t.get::<LuaValue>("indent")? {
         LuaValue::Nil => None,
-        LuaValue::Integer(n) if (0..=16).contains(&n) => Some(n as usize),
-        LuaValue::Number(n) if (0.0..=16.0).contains(&n) && n.fract() == 0.0 => Some(n as usize),
-        v => {
-            return Err(LuaError::runtime(format!(
-                "bad field 'indent' to '{func}' (integer 0..16 expected, got {})",
-                v.type_name()
-            )))
-        }
+        v => match crate::options::int_in(&v, &(0..=16)) {
+            Some(n) => Some(n as usize),
+            None => {
+                return Err(LuaError::runtime(format!(
+                    "bad field 'indent' to '{func}' (integer 0..16 expected, got {})",
+                    v.type_name()
+                )))
+            }
+        },
     };
     Ok(json::encode(lua, value, indent)
         .map(|bytes| Payload {
