@@ -14,9 +14,11 @@
 --                      (neither atomic nor durable), reads served from its table after its writes
 --
 -- Run: taskset -c 0 nvim -u NONE -i NONE -n --headless -l benches/writes.lua  (make bench does)
--- Env: BENCH_REPS (default 7), BENCH_OUT (results dir).
+-- Env: BENCH_REPS (default 7), BENCH_OUT (results dir), BENCH_LIB_DIR (directory of the
+-- fscache.so to measure, for A/B runs), BENCH_LANES ("1,2,4,8": the lane widths measured;
+-- "none" skips those rows).
 
-package.cpath = "./lua/?.so;" .. package.cpath
+package.cpath = (os.getenv("BENCH_LIB_DIR") or "./lua") .. "/?.so;" .. package.cpath
 local fscache = require("fscache")
 local measure = require("benches.lib.measure")
 local uv = vim.uv
@@ -161,7 +163,10 @@ local systems = {
     end,
   },
 }
-local lanes = { 1, 2, 4, 8 }
+local lanes = {}
+for n in (os.getenv("BENCH_LANES") or "1,2,4,8"):gmatch("%d+") do
+  lanes[#lanes + 1] = tonumber(n)
+end
 
 local function per_load_ms(make)
   local samples = {}

@@ -13,7 +13,7 @@ use mlua::prelude::*;
 use mlua::RegistryKey;
 
 use crate::fasthash::FastMap;
-use crate::fs::{sync_dir, write_atomic_with, write_visible, FileData, FsError};
+use crate::fs::{write_atomic_with, write_visible, FileData, FsError};
 use crate::json;
 use crate::lua_util::{deliver, failure};
 use crate::runtime::JobResult;
@@ -134,8 +134,8 @@ fn write_job(path: &[u8], bytes: Vec<u8>, json: bool, durable: bool) -> Result<F
     Ok(as_read(path, bytes, json, w))
 }
 
-/// A lane write: up to the rename (visible), then the directory fsync (durable) as a second
-/// stage, so gets waiting for the write are answered before that last fsync.
+/// A lane write: up to the rename (visible), then the directory fsync and the release of the
+/// replaced file as a second stage, so gets waiting for the write are answered before them.
 type Visible = Result<FileRead, FsError>;
 fn lane_job(
     path: Vec<u8>,
@@ -144,13 +144,9 @@ fn lane_job(
     durable: bool,
 ) -> (Visible, Box<dyn FnOnce() + Send>) {
     match write_visible(&path, &bytes, durable) {
-        Ok((identity, at, dir)) => {
-            let read = as_read(&path, bytes, json, (identity, at));
-            let then: Box<dyn FnOnce() + Send> = match dir {
-                Some(dir) => Box::new(move || sync_dir(&dir)),
-                None => Box::new(|| {}),
-            };
-            (Ok(read), then)
+        Ok(v) => {
+            let read = as_read(&path, bytes, json, (v.identity, v.at));
+            (Ok(read), Box::new(move || v.settle()))
         }
         Err(e) => (Err(e), Box::new(|| {})),
     }

@@ -14,6 +14,4 @@ pub use dir::{read_dir, scan_dir, DirListing, EntryKind};
 pub use error::FsError;
 pub use identity::{now_realtime, Identity, Timestamp};
 pub use read::{read_file, read_file_plain, stat_path, stat_path_meta, stat_path_plain, FileData};
-pub use write::{
-    remove_unfinished_temps, sync_dir, write_atomic, write_atomic_with, write_visible,
-};
+pub use write::{remove_unfinished_temps, write_atomic, write_atomic_with, write_visible};
