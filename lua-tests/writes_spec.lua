@@ -264,6 +264,39 @@ describe("the write lane", function()
       assert.are.equal(#payload, #read_file(dir .. "/w" .. i))
     end
   end)
+
+  -- A write holds the file it replaces open across its rename (so the rename does not pay for
+  -- freeing it) and lets go of it in its second stage: once the callbacks have run, nothing of
+  -- the write is left open, durable or not, landed or failed.
+  it("lets go of the replaced file once the write has landed (no descriptor kept)", function()
+    local fds = function()
+      return #dir_names("/proc/self/fd")
+    end
+    local p, q = dir .. "/f", dir .. "/g"
+    write_file(p, "old")
+    write_file(q, "old")
+    -- Warm up: the first write may start the lane's threads and the watcher.
+    assert.is_true(callback_results(files, "write", p, "warm")[1])
+    local before = fds()
+    for i = 1, 20 do
+      local results = {}
+      files:write(p, "durable " .. i, function(ok)
+        results[#results + 1] = ok
+      end)
+      files:write(q, { content = "fast " .. i, durable = false }, function(ok)
+        results[#results + 1] = ok
+      end)
+      assert.is_true(wait_until(function()
+        return #results == 2
+      end, 10000))
+      assert.are.same({ true, true }, results)
+    end
+    local failed = callback_results(files, "write", dir .. "/missing/f", "x")
+    assert.are.equal("ENOENT", failed[3])
+    assert.are.equal(before, fds())
+    assert.are.equal("durable 20", read_file(p))
+    assert.are.equal("fast 20", read_file(q))
+  end)
 end)
 
 describe("write conveniences", function()
