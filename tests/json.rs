@@ -811,7 +811,7 @@ fn interned_keys_come_back_exactly() {
     let mut records = Vec::new();
     for i in 0..3000 {
         // Rotating key order defeats the "same key as last time" guess now and then.
-        let mut fields = vec![
+        let mut fields = [
             format!(r#""id":{i}"#),
             format!(r#""name":"n{i}""#),
             format!(r#""{long}":{i}"#),
