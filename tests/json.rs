@@ -800,3 +800,51 @@ fn random_documents_round_trip_through_lua() {
         }
     }
 }
+
+/// Object keys are interned while decoding (`Node::Key`, see `src/json/doc.rs`): repeated keys
+/// in the same and in changing orders, keys too long to intern, more distinct keys than the
+/// intern table holds (so some collide and stay plain), duplicate keys and the empty key must
+/// all come back exactly, through the one-shot conversion and the sliced one alike.
+#[test]
+fn interned_keys_come_back_exactly() {
+    let long = "k".repeat(100);
+    let mut records = Vec::new();
+    for i in 0..3000 {
+        // Rotating key order defeats the "same key as last time" guess now and then.
+        let mut fields = [
+            format!(r#""id":{i}"#),
+            format!(r#""name":"n{i}""#),
+            format!(r#""{long}":{i}"#),
+            format!(r#""":"empty {i}""#),
+            format!(r#""distinct{i}":{i}"#),
+            format!(r#""nested":{{"x":{i},"x":"last {i}"}}"#),
+        ];
+        fields.rotate_left(i % 4);
+        records.push(format!("{{{}}}", fields.join(",")));
+    }
+    let doc = format!("[{}]", records.join(","));
+    let expected: serde_json::Value = serde_json::from_str(&doc).unwrap();
+    assert_eq!(ok(&doc, false), expected);
+
+    let lua = lua();
+    lua.globals().set("doc", doc.as_str()).unwrap();
+    lua.globals()
+        .set("expected", serde_json::to_string(&expected).unwrap())
+        .unwrap();
+    lua.globals().set("long", long.as_str()).unwrap();
+    run(
+        &lua,
+        r#"
+        local t = assert(native.json_decode(doc))
+        assert(#t == 3000 and t[3000][long] == 2999 and t[17][""] == "empty 16")
+        assert(t[5].nested.x == "last 4" and t[2999]["distinct2998"] == 2998)
+        assert(native.json_encode(t) == expected, "one-shot conversion")
+        local b = assert(native.json_decode_sliced(doc))
+        local done, v = false, nil
+        while not done do
+          done, v = b:step(0)
+        end
+        assert(native.json_encode(v) == expected, "sliced conversion")
+        "#,
+    );
+}

@@ -152,3 +152,29 @@ fn sliced_listing_matches_one_shot_with_jit_filler() {
 fn sliced_listing_matches_one_shot_through_c_api() {
     sliced_matches(false);
 }
+
+/// Large listings are sorted by a radix pass over each name's first 8 bytes plus a comparison
+/// sort of names sharing them: many long shared prefixes, names that are prefixes of others,
+/// and keys differing only in their last byte must still come out in bytewise order, exactly as
+/// `read_dir` sorts them.
+#[test]
+fn large_listing_with_shared_prefixes_is_sorted_bytewise() {
+    let d = tmp("radix");
+    let mut names: Vec<Vec<u8>> = Vec::new();
+    for i in 0..1200u32 {
+        let k = (i * 7919) % 1200;
+        names.push(format!("node_modules-{k}").into_bytes());
+        names.push(format!("pkg{}", k % 97).into_bytes());
+        names.push(vec![b'a' + (k % 26) as u8, 0x80 | (k % 128) as u8]);
+    }
+    names.sort();
+    names.dedup();
+    for n in &names {
+        std::fs::write(d.join(std::ffi::OsStr::from_bytes(n)), b"").unwrap();
+    }
+    let (a, b) = both(&d);
+    assert_eq!(a.names, b.names);
+    let listed: Vec<Vec<u8>> = b.iter().map(|(n, _)| n.to_vec()).collect();
+    assert_eq!(listed, names, "not in bytewise order");
+    let _ = std::fs::remove_dir_all(&d);
+}

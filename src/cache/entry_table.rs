@@ -29,6 +29,7 @@ pub struct PackedListing {
 }
 
 /// One entry while a directory is read: where its name sits in the arena, and a sort key.
+#[derive(Clone, Copy, Default)]
 struct Rec {
     /// The name's first 8 bytes, big-endian, zero-padded: comparing keys orders names
     /// bytewise unless they share those 8 bytes (names never contain NUL, so padding sorts a
@@ -44,6 +45,66 @@ fn sort_key(name: &[u8]) -> u64 {
     let n = name.len().min(8);
     b[..n].copy_from_slice(&name[..n]);
     u64::from_be_bytes(b)
+}
+
+/// Below this many entries a comparison sort beats the radix sort's fixed cost.
+const RADIX_MIN: usize = 256;
+
+/// Sorts `recs` bytewise by name: by [`Rec::key`] (a least-significant-digit radix sort, one
+/// pass per key byte that is not the same in every entry), then each run of equal keys (names
+/// sharing their first 8 bytes) by the whole name. Names within one directory are unique, so
+/// the order is fully determined.
+///
+/// Why not only `sort_unstable_by`: for a 10,000-entry directory the comparison sort cost about
+/// 2.3M instructions on the pool thread, most of a listing's user-space time; the radix passes
+/// cost a fraction of that (numbers in the commit that added this).
+fn sort_recs<'a>(recs: &mut Vec<Rec>, name_of: impl Fn(&Rec) -> &'a [u8]) {
+    if recs.len() < RADIX_MIN {
+        recs.sort_unstable_by(|a, b| a.key.cmp(&b.key).then_with(|| name_of(a).cmp(name_of(b))));
+        return;
+    }
+    let mut counts = [[0usize; 256]; 8];
+    for r in recs.iter() {
+        for (byte, c) in counts.iter_mut().enumerate() {
+            c[((r.key >> (8 * byte)) & 0xff) as usize] += 1;
+        }
+    }
+    let n = recs.len();
+    let mut from = std::mem::take(recs);
+    let mut to: Vec<Rec> = Vec::with_capacity(n);
+    for (byte, c) in counts.iter().enumerate() {
+        // A byte every key shares does not reorder anything.
+        if c.contains(&n) {
+            continue;
+        }
+        let mut next = [0usize; 256];
+        let mut at = 0;
+        for (slot, &k) in next.iter_mut().zip(c.iter()) {
+            *slot = at;
+            at += k;
+        }
+        to.clear();
+        to.resize(n, Rec::default());
+        for r in &from {
+            let d = ((r.key >> (8 * byte)) & 0xff) as usize;
+            to[next[d]] = *r;
+            next[d] += 1;
+        }
+        std::mem::swap(&mut from, &mut to);
+    }
+    // Runs of equal keys: names sharing their first 8 bytes.
+    let mut i = 0;
+    while i < n {
+        let mut j = i + 1;
+        while j < n && from[j].key == from[i].key {
+            j += 1;
+        }
+        if j - i > 1 {
+            from[i..j].sort_unstable_by(|a, b| name_of(a).cmp(name_of(b)));
+        }
+        i = j;
+    }
+    *recs = from;
 }
 
 impl PackedListing {
@@ -72,8 +133,7 @@ impl PackedListing {
             return Err(FsError::from_errno(libc::EOVERFLOW, path));
         }
         let name_of = |r: &Rec| &arena[r.start as usize..(r.start + r.len) as usize];
-        // Names within one directory are unique, so an unstable sort is deterministic.
-        recs.sort_unstable_by(|a, b| a.key.cmp(&b.key).then_with(|| name_of(a).cmp(name_of(b))));
+        sort_recs(&mut recs, name_of);
         let mut names = Vec::with_capacity(arena.len() + recs.len());
         let mut types = Vec::with_capacity(recs.len());
         for r in &recs {

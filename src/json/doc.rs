@@ -12,7 +12,7 @@ use mlua::ffi;
 use mlua::prelude::*;
 use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
 
-use super::decode::parse_with;
+use super::decode::{parse_with, Parse};
 use super::lua::{build_protected, JsonLua, ARRAY_MT, DICT_MT, NULL};
 use super::{push_bytes, JsonError, MAX_DEPTH};
 
@@ -31,6 +31,9 @@ enum Node {
         start: u32,
         len: u32,
     },
+    /// An object key met more than once in the document (or likely to be): `keys[i]`, created
+    /// once per conversion and copied from then on (see [`Interner`]).
+    Key(u32),
     /// An array with this many members.
     Array(u32),
     /// An object with this many key/value pairs (duplicates included; the last one wins).
@@ -43,6 +46,83 @@ enum Node {
 pub struct JsonDoc {
     nodes: Vec<Node>,
     strings: Vec<u8>,
+    /// The distinct interned keys (`Node::Key`): `(start, len)` in `strings`.
+    keys: Vec<(u32, u32)>,
+}
+
+/// Slots of the [`Interner`]'s direct-mapped table; also the most keys one document interns.
+const INTERN_SLOTS: usize = 1024;
+/// Keys longer than this are not interned (they are rarely repeated, and cost more to hash).
+const INTERN_MAX_LEN: usize = 64;
+
+/// Pool-side key deduplication while decoding.
+///
+/// Why: object keys repeat (every element of an array of records has the same few), and on the
+/// main thread pushing a repeated key is a string hash and string-table lookup inside Lua
+/// (about 130 instructions in LuaJIT), while copying an already created one is a stack copy.
+///
+/// Two lookups, cheapest first: the key that followed the previous key last time (records of
+/// one shape list their keys in the same order, so this nearly always hits and costs one
+/// comparison), then a direct-mapped table from the key's hash to its index. A key whose table
+/// slot is taken by another key is simply not interned, so a lookup is one hash and at most one
+/// comparison whatever the document (no collision chains to attack).
+struct Interner {
+    /// `index + 1` into `JsonDoc::keys`, 0 for a free slot.
+    slots: Box<[u32; INTERN_SLOTS]>,
+    /// For each interned key, `index + 1` of the interned key that came right after it last
+    /// time (0: none yet).
+    next: Vec<u32>,
+    /// Index of the last key met when it was interned (`u32::MAX`: none, or not interned).
+    last: u32,
+}
+
+impl Interner {
+    fn new() -> Interner {
+        Interner {
+            slots: Box::new([0; INTERN_SLOTS]),
+            next: Vec::new(),
+            last: u32::MAX,
+        }
+    }
+
+    /// The node for key `k`: an interned [`Node::Key`] (adding it to `doc.keys` on its first
+    /// occurrence), or `None` when `k` is not interned (too long, or its slot holds another key).
+    fn key(&mut self, doc: &mut JsonDoc, k: &[u8]) -> Option<Node> {
+        let last = std::mem::replace(&mut self.last, u32::MAX);
+        if let Some(&guess) = self.next.get(last as usize) {
+            if guess != 0 && doc.key_bytes(guess - 1) == k {
+                self.last = guess - 1;
+                return Some(Node::Key(guess - 1));
+            }
+        }
+        if k.len() > INTERN_MAX_LEN {
+            return None;
+        }
+        let mut h = rustc_hash::FxHasher::default();
+        std::hash::Hasher::write(&mut h, k);
+        let h = std::hash::Hasher::finish(&h);
+        let slot = &mut self.slots[((h ^ (h >> 32)) as usize) & (INTERN_SLOTS - 1)];
+        let id = if *slot != 0 {
+            let id = *slot - 1;
+            if doc.key_bytes(id) != k {
+                return None;
+            }
+            id
+        } else {
+            let start = u32::try_from(doc.strings.len()).ok()?;
+            let id = u32::try_from(doc.keys.len()).ok()?;
+            doc.strings.extend_from_slice(k);
+            doc.keys.push((start, k.len() as u32));
+            self.next.push(0);
+            *slot = id + 1;
+            id
+        };
+        if let Some(n) = self.next.get_mut(last as usize) {
+            *n = id + 1;
+        }
+        self.last = id;
+        Some(Node::Key(id))
+    }
 }
 
 /// Parses `bytes` as one JSON document (JSONC when `jsonc` is true) into a [`JsonDoc`].
@@ -58,18 +138,34 @@ pub struct JsonDoc {
 ///
 /// The error message is `"<path>:<line>:<column>: <reason>"`, `path` printed lossily as UTF-8.
 pub fn decode_doc(bytes: &[u8], jsonc: bool, path: &[u8]) -> Result<JsonDoc, JsonError> {
-    parse_with(bytes, jsonc, path, |de| {
+    parse_with(bytes, jsonc, path, DocParse(bytes.len()))
+}
+
+/// [`Parse`] into a fresh [`JsonDoc`], its vectors sized for a text of this many bytes.
+struct DocParse(usize);
+
+impl Parse for DocParse {
+    type Out = JsonDoc;
+
+    fn parse<'de, R: serde_json::de::Read<'de>>(
+        &mut self,
+        de: &mut serde_json::Deserializer<R>,
+    ) -> Result<JsonDoc, serde_json::Error> {
         let mut doc = JsonDoc {
-            nodes: Vec::with_capacity(bytes.len() / 8 + 1),
-            strings: Vec::with_capacity(bytes.len() / 2 + 1),
+            // About one node per 4-6 bytes in typical documents (20 KiB of objects: one per 6).
+            nodes: Vec::with_capacity(self.0 / 4 + 1),
+            strings: Vec::with_capacity(self.0 / 2 + 1),
+            keys: Vec::new(),
         };
+        let mut interner = Interner::new();
         DocSeed {
             doc: &mut doc,
+            interner: &mut interner,
             remaining: MAX_DEPTH,
         }
         .deserialize(de)?;
         Ok(doc)
-    })
+    }
 }
 
 impl JsonDoc {
@@ -95,6 +191,11 @@ impl JsonDoc {
                 let bytes = &self.strings[start as usize..(start + len) as usize];
                 Value::String(String::from_utf8_lossy(bytes).into_owned())
             }
+            Node::Key(id) => {
+                let (start, len) = self.keys[id as usize];
+                let bytes = &self.strings[start as usize..(start + len) as usize];
+                Value::String(String::from_utf8_lossy(bytes).into_owned())
+            }
             Node::Array(n) => Value::Array((0..n).map(|_| self.value_at(at)).collect()),
             Node::Object(n) => {
                 let mut map = serde_json::Map::new();
@@ -114,6 +215,7 @@ impl JsonDoc {
 
 struct DocSeed<'d> {
     doc: &'d mut JsonDoc,
+    interner: &'d mut Interner,
     /// Containers still allowed at this level and below.
     remaining: usize,
 }
@@ -221,6 +323,7 @@ impl<'de> Visitor<'de> for DocSeed<'_> {
         while seq
             .next_element_seed(DocSeed {
                 doc: &mut *self.doc,
+                interner: &mut *self.interner,
                 remaining,
             })?
             .is_some()
@@ -236,11 +339,13 @@ impl<'de> Visitor<'de> for DocSeed<'_> {
         while map
             .next_key_seed(KeySeed {
                 doc: &mut *self.doc,
+                interner: &mut *self.interner,
             })?
             .is_some()
         {
             map.next_value_seed(DocSeed {
                 doc: &mut *self.doc,
+                interner: &mut *self.interner,
                 remaining,
             })?;
             count += 1;
@@ -249,9 +354,10 @@ impl<'de> Visitor<'de> for DocSeed<'_> {
     }
 }
 
-/// Deserializes an object key into a `Str` node.
+/// Deserializes an object key into a `Key` node (interned) or a `Str` node.
 struct KeySeed<'d> {
     doc: &'d mut JsonDoc,
+    interner: &'d mut Interner,
 }
 
 impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
@@ -270,8 +376,13 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
     }
 
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<(), E> {
+        if let Some(node) = self.interner.key(self.doc, v.as_bytes()) {
+            self.doc.nodes.push(node);
+            return Ok(());
+        }
         DocSeed {
             doc: self.doc,
+            interner: self.interner,
             remaining: 0,
         }
         .push_str(v)
@@ -279,6 +390,20 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
 }
 
 impl JsonDoc {
+    /// The bytes of interned key `id` (which must exist).
+    fn key_bytes(&self, id: u32) -> &[u8] {
+        let (start, len) = self.keys[id as usize];
+        &self.strings[start as usize..(start + len) as usize]
+    }
+
+    /// `strings[start..start + len]`, or an internal error.
+    fn string(&self, start: u32, len: u32) -> Result<&[u8], String> {
+        let (start, len) = (start as usize, len as usize);
+        self.strings
+            .get(start..start + len)
+            .ok_or_else(|| "internal error: string out of range".to_owned())
+    }
+
     /// Number of values in the document (keys included): what a conversion to Lua walks. The
     /// cache uses it to decide between a one-shot [`doc_to_lua`] and a
     /// [`SlicedBuild`](super::SlicedBuild).
@@ -295,6 +420,18 @@ pub fn doc_to_lua(lua: &Lua, doc: &JsonDoc, ctx: &JsonLua) -> LuaResult<LuaValue
     unsafe {
         build_protected(lua, ctx, LuaValue::Nil, |state| {
             let mut walk = Walk::default();
+            // The interned keys go to the stack once, above the fixed slots and below the
+            // tables: each occurrence is then a stack copy instead of a string lookup.
+            if !doc.keys.is_empty() {
+                let n = c_int::try_from(doc.keys.len()).map_err(|_| "too many keys")?;
+                if ffi::lua_checkstack(state, n + 1) == 0 {
+                    return Err("Lua stack overflow".to_owned());
+                }
+                walk.keys_base = ffi::lua_gettop(state) + 1;
+                for &(start, len) in &doc.keys {
+                    push_bytes(state, doc.string(start, len)?);
+                }
+            }
             match walk.run(state, doc, || false)? {
                 true => Ok(()),
                 false => Err("internal error: conversion paused".to_owned()),
@@ -324,6 +461,9 @@ pub(super) struct Walk {
     pub(super) frames: Vec<Frame>,
     /// The root has been pushed.
     started: bool,
+    /// Stack slot of the first interned key (`JsonDoc::keys`, all of them in order, pushed by
+    /// the caller below everything the walk pushes), or 0: keys are then pushed as strings.
+    keys_base: c_int,
 }
 
 /// How many members [`Walk::run`] converts between two calls of its `pause` check.
@@ -364,7 +504,7 @@ impl Walk {
             self.started = true;
             let root = next(&mut self.pos)?;
             // SAFETY: this function's contract (Lua thread, protected call, stack as described).
-            match unsafe { push(state, doc, root, 0)? } {
+            match unsafe { push(state, doc, root, 0, self.keys_base)? } {
                 Some(f) => self.frames.push(f),
                 None => return Ok(true),
             }
@@ -395,13 +535,13 @@ impl Walk {
             if top.object {
                 let key = next(&mut self.pos)?;
                 // SAFETY: this function's contract; `push` checks the stack room it needs.
-                unsafe { push(state, doc, key, depth)? };
+                unsafe { push(state, doc, key, depth, self.keys_base)? };
             } else {
                 top.index += 1;
             }
             let node = next(&mut self.pos)?;
             // SAFETY: as above; a leaf is attached to the open table right under it.
-            match unsafe { push(state, doc, node, depth)? } {
+            match unsafe { push(state, doc, node, depth, self.keys_base)? } {
                 Some(child) => self.frames.push(child),
                 None => unsafe { attach(state, top) },
             }
@@ -423,12 +563,14 @@ unsafe fn attach(state: *mut ffi::lua_State, parent: &Frame) {
 }
 
 /// Pushes the value of `node` (a container at nesting `depth + 1`); returns a frame for a
-/// non-empty container, whose members follow in the node list.
+/// non-empty container, whose members follow in the node list. `keys_base`: see
+/// [`Walk::keys_base`].
 unsafe fn push(
     state: *mut ffi::lua_State,
     doc: &JsonDoc,
     node: &Node,
     depth: usize,
+    keys_base: c_int,
 ) -> Result<Option<Frame>, String> {
     // SAFETY: covered by this function's own contract (the Lua thread, a valid
     // state, and the stack layout and room described above).
@@ -438,13 +580,14 @@ unsafe fn push(
             Node::Bool(b) => ffi::lua_pushboolean(state, c_int::from(b)),
             Node::Int(i) => push_int(state, i),
             Node::Float(x) => ffi::lua_pushnumber(state, x),
-            Node::Str { start, len } => {
-                let (start, len) = (start as usize, len as usize);
-                let s = doc
-                    .strings
-                    .get(start..start + len)
-                    .ok_or("internal error: string out of range")?;
-                push_bytes(state, s);
+            Node::Str { start, len } => push_bytes(state, doc.string(start, len)?),
+            Node::Key(id) if keys_base > 0 => ffi::lua_pushvalue(state, keys_base + id as c_int),
+            Node::Key(id) => {
+                let &(start, len) = doc
+                    .keys
+                    .get(id as usize)
+                    .ok_or("internal error: key out of range")?;
+                push_bytes(state, doc.string(start, len)?);
             }
             Node::Array(n) | Node::Object(n) => {
                 let object = matches!(node, Node::Object(_));
