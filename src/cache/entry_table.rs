@@ -50,61 +50,33 @@ fn sort_key(name: &[u8]) -> u64 {
 /// Below this many entries a comparison sort beats the radix sort's fixed cost.
 const RADIX_MIN: usize = 256;
 
-/// Sorts `recs` bytewise by name: by [`Rec::key`] (a least-significant-digit radix sort, one
-/// pass per key byte that is not the same in every entry), then each run of equal keys (names
-/// sharing their first 8 bytes) by the whole name. Names within one directory are unique, so
-/// the order is fully determined.
+/// Sorts `recs` bytewise by name: by [`Rec::key`] (the `radsort` crate's least-significant-digit
+/// radix sort), then each run of equal keys (names sharing their first 8 bytes) by the whole
+/// name. Names within one directory are unique, so the order is fully determined.
 ///
 /// Why not only `sort_unstable_by`: for a 10,000-entry directory the comparison sort cost about
-/// 2.3M instructions on the pool thread, most of a listing's user-space time; the radix passes
-/// cost a fraction of that (numbers in the commit that added this).
-fn sort_recs<'a>(recs: &mut Vec<Rec>, name_of: impl Fn(&Rec) -> &'a [u8]) {
+/// 2.3M instructions on the pool thread, most of a listing's user-space time. Per cold listing
+/// of 10,000 entries (callgrind, all threads): comparison sort 15.45M, a hand-written radix sort
+/// 14.31M, `radsort` 13.94M.
+fn sort_recs<'a>(recs: &mut [Rec], name_of: impl Fn(&Rec) -> &'a [u8]) {
     if recs.len() < RADIX_MIN {
         recs.sort_unstable_by(|a, b| a.key.cmp(&b.key).then_with(|| name_of(a).cmp(name_of(b))));
         return;
     }
-    let mut counts = [[0usize; 256]; 8];
-    for r in recs.iter() {
-        for (byte, c) in counts.iter_mut().enumerate() {
-            c[((r.key >> (8 * byte)) & 0xff) as usize] += 1;
-        }
-    }
-    let n = recs.len();
-    let mut from = std::mem::take(recs);
-    let mut to: Vec<Rec> = Vec::with_capacity(n);
-    for (byte, c) in counts.iter().enumerate() {
-        // A byte every key shares does not reorder anything.
-        if c.contains(&n) {
-            continue;
-        }
-        let mut next = [0usize; 256];
-        let mut at = 0;
-        for (slot, &k) in next.iter_mut().zip(c.iter()) {
-            *slot = at;
-            at += k;
-        }
-        to.clear();
-        to.resize(n, Rec::default());
-        for r in &from {
-            let d = ((r.key >> (8 * byte)) & 0xff) as usize;
-            to[next[d]] = *r;
-            next[d] += 1;
-        }
-        std::mem::swap(&mut from, &mut to);
-    }
+    radsort::sort_by_key(recs, |r| r.key);
     // Runs of equal keys: names sharing their first 8 bytes.
+    let n = recs.len();
     let mut i = 0;
     while i < n {
         let mut j = i + 1;
-        while j < n && from[j].key == from[i].key {
+        while j < n && recs[j].key == recs[i].key {
             j += 1;
         }
         if j - i > 1 {
-            from[i..j].sort_unstable_by(|a, b| name_of(a).cmp(name_of(b)));
+            recs[i..j].sort_unstable_by(|a, b| name_of(a).cmp(name_of(b)));
         }
         i = j;
     }
-    *recs = from;
 }
 
 impl PackedListing {
