@@ -60,13 +60,6 @@ M.WORKLOADS = {
     target = 4,
   },
   { id = "BIG-total", label = "… total time for the 3.8 MB document", unit = "ms", chart = false },
-  {
-    id = "BIG-sliced",
-    label = "worst loop gap, sliced builder alone (2 ms steps, decode untimed)",
-    unit = "ms",
-    chart = false,
-  },
-  { id = "BIG-sliced-total", label = "… its total time", unit = "ms", chart = false },
 }
 M.SYSTEMS = { "fscache", "uv_callbacks", "uv_sync", "native", "idle" }
 
@@ -206,9 +199,8 @@ function M.markdown(sum, meta)
     .. " fscache is from a tight native loop of the same syscalls. uv_sync has no concurrency: its"
     .. " concurrent rows run the same sequential loop. W5: worst gap between ticks of a 1 ms timer;"
     .. " 'idle loop' is the same timer with nothing else running for 60 ms (the machine's noise floor)."
-    .. " BIG: the same timer while a 3.8 MB package-lock-shaped document becomes a Lua table;"
-    .. " BIG-sliced steps the sliced builder alone from the loop (what get_json_async costs once the"
-    .. " cache delivers through it)."
+    .. " BIG: the same timer while a 3.8 MB package-lock-shaped document becomes a Lua table"
+    .. " (fscache converts it a slice at a time; uv_sync and uv_callbacks call vim.json.decode)."
   lines[#lines + 1] = ""
   lines[#lines + 1] = "Targets:"
   lines[#lines + 1] = ""

@@ -376,7 +376,9 @@ function M.cases(fx, reps)
   return cases
 end
 
--- BIG: worst loop gap and total time while the 3.8 MB lockfile becomes a Lua table.
+-- BIG: worst loop gap and total time while the 3.8 MB lockfile becomes a Lua table (fscache:
+-- get_json_async, decoded on the pool and converted a slice at a time; uv_callbacks: luv read +
+-- vim.json.decode; uv_sync: io.open read + vim.json.decode).
 local function check_big(v)
   if type(v) ~= "table" or v.lockfileVersion ~= 3 or type(v.packages) ~= "table" then
     return false, "no lockfile value"
@@ -390,8 +392,6 @@ local function check_big(v)
   end
   return true
 end
-
-local BIG_STEP_MS = 2 -- the dispatch slice fscache uses by default
 
 function M.big_cases(add, fx)
   local function verify(_, v)
@@ -407,29 +407,6 @@ function M.big_cases(add, fx)
       fs_spawn(function()
         return assert(ctx.c:get_json_async(fx.big))
       end, done)
-    end,
-    verify = verify,
-  })
-  -- The sliced builder alone (src/json/sliced.rs), stepped once per loop turn with the default
-  -- slice budget: what get_json_async costs the loop once the cache delivers through it. The
-  -- decode (on the pool in the cache) runs untimed in setup.
-  add("BIG-sliced", "fscache", {
-    stall = true,
-    ops = 1,
-    setup = function()
-      return { b = assert(fscache._native.json_decode_sliced(fx.big_text)) }
-    end,
-    run = function(ctx, done)
-      -- An idle handle runs once per loop turn (timers, then one step, then poll).
-      local idle = vim.uv.new_idle()
-      idle:start(function()
-        local finished, v = ctx.b:step(BIG_STEP_MS)
-        if finished then
-          idle:stop()
-          idle:close()
-          done(v)
-        end
-      end)
     end,
     verify = verify,
   })

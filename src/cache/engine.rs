@@ -9,6 +9,7 @@
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use mlua::prelude::*;
 
@@ -25,6 +26,42 @@ use super::validate::{is_racy, run_job, JobOutput, Outcome};
 
 /// Batch paths not handed out yet: (index, (path, view)).
 type BatchRest<M> = std::vec::IntoIter<(usize, (Vec<u8>, M))>;
+
+/// The least time one step of a sliced build gets, even when the dispatch slice is spent
+/// (progress under a steady stream of other completions).
+const MIN_STEP: Duration = Duration::from_micros(250);
+
+/// What [`Core::apply`] made of an outcome.
+enum Applied<L: Loader> {
+    /// The values a get answers with (the cache is updated already).
+    Values(LuaMultiValue),
+    /// A fresh read too big to build at once: built by [`Core::build_step`].
+    Sliced(Pending<L>),
+}
+
+/// A fresh read whose table is being built a slice at a time, and what its entry will keep.
+struct Pending<L: Loader> {
+    slices: L::Slices,
+    identity: Identity,
+    read_at: Timestamp,
+    watch: Option<WatchRef>,
+}
+
+/// The value a failed sliced build answers with: `EJSON` for a document, `EIO` otherwise.
+fn build_failure(path: &[u8], e: &LuaError) -> FsError {
+    let msg = match e {
+        LuaError::RuntimeError(m) => m.clone(),
+        e => e.to_string(),
+    };
+    let (code, msg) = match msg.strip_prefix("EJSON: ") {
+        Some(rest) => ("EJSON", rest),
+        None => ("EIO", msg.as_str()),
+    };
+    FsError {
+        code,
+        message: format!("{}: {msg}", String::from_utf8_lossy(path)),
+    }
+}
 
 /// Cache options shared by both kinds (parsed in `options.rs`).
 #[derive(Clone, Copy, Debug)]
@@ -353,10 +390,10 @@ impl<L: Loader> Core<L> {
         outcome: Outcome<L::Data>,
         setup: Option<crate::watch::Setup>,
     ) -> LuaResult<()> {
-        let Some(job) = self.state.borrow_mut().jobs.finish(id) else {
+        let Some(mut job) = self.state.borrow_mut().jobs.finish(id) else {
             return Ok(());
         };
-        let watch = match (job.armed, setup) {
+        let watch = match (job.armed.take(), setup) {
             (Some(a), Some(s)) => a.finish(s),
             _ => None, // dropping an unfinished Armed gives its reference back
         };
@@ -369,7 +406,72 @@ impl<L: Loader> Core<L> {
             return self.start_job(job.path, job.mode, job.waiters);
         }
         let watch = if job.disowned { None } else { watch };
-        let values = self.apply(lua, &job.path, job.mode, outcome, !job.disowned, watch)?;
+        let applied = self.apply(
+            lua,
+            &job.path,
+            job.mode,
+            outcome,
+            !job.disowned,
+            watch,
+            true,
+        )?;
+        match applied {
+            Applied::Values(values) => answer(
+                lua,
+                job.waiters.into_iter().map(|(_, n)| n).collect(),
+                values,
+            ),
+            Applied::Sliced(pending) => {
+                // The job stays findable: gets of the path join it, cancel and disown reach it.
+                self.state.borrow_mut().jobs.park(id, job);
+                self.build_step(lua, id, pending)
+            }
+        }
+    }
+
+    /// One step of the sliced build of job `id`: what is left of this dispatch's slice now,
+    /// then again at the next dispatch (the loop runs in between) until the table exists. Then,
+    /// as [`Core::finish`] does after a one-shot build, the entry is stored (unless the job was
+    /// disowned meanwhile) and every waiter is answered. A build error is answered as a value.
+    /// A job nobody wants any more (disowned, its last waiter cancelled) stops here.
+    fn build_step(self: &Rc<Self>, lua: &Lua, id: u64, mut pending: Pending<L>) -> LuaResult<()> {
+        if !self.state.borrow().jobs.contains(id) {
+            return Ok(());
+        }
+        let rt = self.runtime()?;
+        let budget = rt.remaining().min(rt.slice()).max(MIN_STEP);
+        let built = match L::step(lua, &mut pending.slices, budget) {
+            Ok(None) => {
+                let core = Rc::clone(self);
+                rt.post(move |lua: &Lua| core.build_step(lua, id, pending));
+                return Ok(());
+            }
+            Ok(Some(built)) => Ok(built),
+            Err(e) => Err(e),
+        };
+        let Some(job) = self.state.borrow_mut().jobs.finish(id) else {
+            return Ok(());
+        };
+        let values = match built {
+            Ok(built) => {
+                self.count(|c| c.parses += built.parsed as u64);
+                let values = L::answer(lua, &built.table, job.mode)?;
+                if !job.disowned {
+                    let Pending {
+                        identity,
+                        read_at,
+                        watch,
+                        ..
+                    } = pending;
+                    self.store(lua, &job.path, identity, read_at, built, watch)?;
+                }
+                values
+            }
+            Err(e) => {
+                self.count(|c| c.errors += 1);
+                failure(lua, &build_failure(&job.path, &e))?
+            }
+        };
         answer(
             lua,
             job.waiters.into_iter().map(|(_, n)| n).collect(),
@@ -381,8 +483,27 @@ impl<L: Loader> Core<L> {
         self.state.borrow().store.contains(path)
     }
 
+    /// [`Core::apply`] building at once (synchronous gets).
+    fn apply_now(
+        &self,
+        lua: &Lua,
+        path: &[u8],
+        mode: L::Mode,
+        outcome: Outcome<L::Data>,
+        watch: Option<WatchRef>,
+    ) -> LuaResult<LuaMultiValue> {
+        match self.apply(lua, path, mode, outcome, true, watch, false)? {
+            Applied::Values(values) => Ok(values),
+            Applied::Sliced(_) => Err(LuaError::runtime(
+                "fscache: internal error (sliced build of a synchronous get)",
+            )),
+        }
+    }
+
     /// Turns an outcome into the values a get answers with, storing what was read if `store`
-    /// (the entry keeps `watch`).
+    /// (the entry keeps `watch`). With `sliced`, a fresh read too big to build at once comes
+    /// back as [`Applied::Sliced`] (counted as a read and a miss already) instead.
+    #[allow(clippy::too_many_arguments)]
     fn apply(
         &self,
         lua: &Lua,
@@ -391,8 +512,9 @@ impl<L: Loader> Core<L> {
         outcome: Outcome<L::Data>,
         store: bool,
         watch: Option<WatchRef>,
-    ) -> LuaResult<LuaMultiValue> {
-        match outcome {
+        sliced: bool,
+    ) -> LuaResult<Applied<L>> {
+        let values = match outcome {
             Outcome::Failed(e) => {
                 let old = {
                     let mut st = self.state.borrow_mut();
@@ -405,15 +527,13 @@ impl<L: Loader> Core<L> {
                     }
                 };
                 drop(old);
-                failure(lua, &e)
+                failure(lua, &e)?
             }
             Outcome::Unchanged => {
                 let table = self.cached_table(lua, path)?;
                 let Some(table) = table else {
-                    return failure(
-                        lua,
-                        &FsError::new("EAGAIN", "entry invalidated during validation", path),
-                    );
+                    let e = FsError::new("EAGAIN", "entry invalidated during validation", path);
+                    return failure(lua, &e).map(Applied::Values);
                 };
                 {
                     let mut st = self.state.borrow_mut();
@@ -423,7 +543,7 @@ impl<L: Loader> Core<L> {
                         e.watch = Some(w);
                     }
                 }
-                L::answer(lua, &table, mode)
+                L::answer(lua, &table, mode)?
             }
             Outcome::Fresh(data) => {
                 let (identity, read_at) = L::identity(&data);
@@ -450,9 +570,26 @@ impl<L: Loader> Core<L> {
                             }
                         }
                         drop(st);
-                        return L::answer(lua, &table, mode);
+                        return L::answer(lua, &table, mode).map(Applied::Values);
                     }
                 }
+                let data = match sliced {
+                    true => match L::slices(path, data, mode) {
+                        Ok(slices) => {
+                            let mut st = self.state.borrow_mut();
+                            st.counters.misses += 1;
+                            st.counters.reads += 1;
+                            return Ok(Applied::Sliced(Pending {
+                                slices,
+                                identity,
+                                read_at,
+                                watch,
+                            }));
+                        }
+                        Err(data) => data,
+                    },
+                    false => data,
+                };
                 let built = L::build(lua, path, data, mode)?;
                 {
                     let mut st = self.state.borrow_mut();
@@ -470,9 +607,10 @@ impl<L: Loader> Core<L> {
                 if store {
                     self.store(lua, path, identity, read_at, built, watch)?;
                 }
-                Ok(values)
+                values
             }
-        }
+        };
+        Ok(Applied::Values(values))
     }
 
     fn cached_table(&self, lua: &Lua, path: &[u8]) -> LuaResult<Option<LuaTable>> {
@@ -527,7 +665,7 @@ impl<L: Loader> Core<L> {
         if writes_pending {
             self.runtime()?.lane().wait_key(&self.lane_key(path));
             let (outcome, _) = run_job::<L>(path, mode, None, self.opts.max_size, None);
-            return self.apply(lua, path, mode, outcome, true, None);
+            return self.apply_now(lua, path, mode, outcome, None);
         }
         if let Some(values) = self.peek(lua, path, mode)? {
             return Ok(values);
@@ -542,7 +680,7 @@ impl<L: Loader> Core<L> {
             (Some(a), Some(s)) => a.finish(s),
             _ => None,
         };
-        self.apply(lua, path, mode, outcome, true, watch)
+        self.apply_now(lua, path, mode, outcome, watch)
     }
 
     /// True when `path` has an entry for `mode` that the watcher vouches for right now.

@@ -111,6 +111,20 @@ impl<M: Copy + Eq + std::hash::Hash> Jobs<M> {
         Some(job)
     }
 
+    /// Puts back the job `id` taken by [`Jobs::finish`] whose table is now built a slice at a
+    /// time: gets of its path keep joining it (unless it was disowned meanwhile).
+    pub fn park(&mut self, id: u64, job: Job<M>) {
+        if !job.disowned {
+            self.inflight.insert((job.path.clone(), job.mode), id);
+        }
+        self.jobs.insert(id, job);
+    }
+
+    /// True while the job `id` is wanted (in flight or being built; not dropped by a cancel).
+    pub fn contains(&self, id: u64) -> bool {
+        self.jobs.contains_key(&id)
+    }
+
     /// Removes the waiter `handle` wherever it waits: its callback key, and the id of a read
     /// that nobody wants any more (disowned, no waiter left), which the caller cancels.
     pub fn cancel(&mut self, handle: u64) -> Option<(RegistryKey, Option<u64>)> {

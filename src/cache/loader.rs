@@ -1,6 +1,8 @@
 //! The kind-specific half of a cache ([`Loader`]): what a pool read produces and how Lua sees it.
 //! `FileLoader` (`file.rs`) and `DirLoader` (`dir.rs`) implement it; the engine does the rest.
 
+use std::time::Duration;
+
 use mlua::prelude::*;
 
 use crate::fs::{FsError, Identity, Timestamp};
@@ -53,6 +55,15 @@ pub trait Loader: 'static {
     fn identity(data: &Self::Data) -> (Identity, Timestamp);
     /// Builds the entry table (Lua thread).
     fn build(lua: &Lua, path: &[u8], data: Self::Data, mode: Self::Mode) -> LuaResult<Built>;
+    /// An entry table built a slice at a time (see [`Loader::slices`]).
+    type Slices: 'static;
+    /// When building `data` at once would hold the loop for longer than about a quarter of a
+    /// dispatch slice (a large JSON document, a large listing), the build to step instead
+    /// (`Ok`); otherwise the data back (`Err`), for [`Loader::build`]. No Lua call.
+    fn slices(path: &[u8], data: Self::Data, mode: Self::Mode) -> Result<Self::Slices, Self::Data>;
+    /// Builds for about `budget`; `Some` once the table exists (the same [`Built`] as
+    /// [`Loader::build`] gives). An error ends the build (Lua thread).
+    fn step(lua: &Lua, slices: &mut Self::Slices, budget: Duration) -> LuaResult<Option<Built>>;
     /// True if `old` holds exactly what `data` read (used when the identity could not tell).
     fn same(lua: &Lua, old: &LuaTable, data: &Self::Data) -> LuaResult<bool>;
     /// Whether an entry with `memo` can answer `mode` without reading again.

@@ -79,6 +79,21 @@ impl Loader for StatLoader {
         (data.found.clone().unwrap_or_default(), data.read_at)
     }
 
+    /// A stat table is a handful of fields: never built in slices.
+    type Slices = std::convert::Infallible;
+
+    fn slices(_path: &[u8], data: StatRead, _mode: ()) -> Result<Self::Slices, StatRead> {
+        Err(data)
+    }
+
+    fn step(
+        _lua: &Lua,
+        slices: &mut Self::Slices,
+        _budget: std::time::Duration,
+    ) -> LuaResult<Option<Built>> {
+        match *slices {}
+    }
+
     fn build(lua: &Lua, path: &[u8], data: StatRead, _mode: ()) -> LuaResult<Built> {
         let t = lua.create_table_with_capacity(0, 5)?;
         match &data.found {

@@ -63,6 +63,8 @@ pub struct Runtime {
     next_id: Cell<u64>,
     slice: Cell<Duration>,
     delivered: Cell<u64>,
+    /// When the dispatch running now must end (None outside dispatch).
+    deadline: Cell<Option<Instant>>,
     watcher: Rc<Watcher>,
     lane: Arc<Lane>,
     /// The wake-up descriptor was reset since the last dispatch.
@@ -82,6 +84,7 @@ impl Runtime {
             next_id: Cell::new(0),
             slice: Cell::new(Duration::from_millis(2)),
             delivered: Cell::new(0),
+            deadline: Cell::new(None),
             watcher: Rc::new(Watcher::default()),
             wake_reset: Cell::new(false),
         })
@@ -117,6 +120,15 @@ impl Runtime {
     /// The time budget of one dispatch.
     pub fn slice(&self) -> Duration {
         self.slice.get()
+    }
+
+    /// What is left of the running dispatch's budget (the whole slice outside dispatch): the
+    /// time a handler that works in steps (a sliced build) may take now.
+    pub fn remaining(&self) -> Duration {
+        match self.deadline.get() {
+            Some(d) => d.saturating_duration_since(Instant::now()),
+            None => self.slice.get(),
+        }
     }
 
     /// Jobs submitted whose handlers have not run yet.
@@ -258,6 +270,13 @@ impl Runtime {
         }
         let budget = budget.unwrap_or(self.slice.get());
         let start = Instant::now();
+        // A nested dispatch (a handler blocking on results) keeps the outer deadline if sooner.
+        let outer = self.deadline.get();
+        let deadline = start
+            .checked_add(budget)
+            .unwrap_or(start + Duration::from_secs(3600));
+        self.deadline
+            .set(Some(outer.map_or(deadline, |o| o.min(deadline))));
         let mut n = 0usize;
         let mut first_err = None;
         loop {
@@ -274,6 +293,7 @@ impl Runtime {
                 break;
             }
         }
+        self.deadline.set(outer);
         self.delivered.set(self.delivered.get() + n as u64);
         if !self.backlog.borrow().is_empty() {
             self.queue.waker().wake();
