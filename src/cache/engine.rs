@@ -406,7 +406,7 @@ impl<L: Loader> Core<L> {
             return self.start_job(job.path, job.mode, job.waiters);
         }
         let watch = if job.disowned { None } else { watch };
-        let applied = self.apply(
+        let applied = match self.apply(
             lua,
             &job.path,
             job.mode,
@@ -414,7 +414,17 @@ impl<L: Loader> Core<L> {
             !job.disowned,
             watch,
             true,
-        )?;
+        ) {
+            Ok(applied) => applied,
+            Err(e) => {
+                // Building the Lua value failed (out of memory, say): the waiters still get an
+                // answer, as a value, as after a failed sliced build; never silence.
+                self.count(|c| c.errors += 1);
+                let values = failure(lua, &build_failure(&job.path, &e))?;
+                let waiters = job.waiters.into_iter().map(|(_, n)| n).collect();
+                return answer(lua, waiters, values);
+            }
+        };
         match applied {
             Applied::Values(values) => answer(
                 lua,
