@@ -2,7 +2,8 @@
 -- under `valgrind --tool=callgrind --separate-threads=yes`): instruction counts do not depend on
 -- what else the machine runs, so an A/B of two builds gives the same numbers every time.
 -- Env: MODE = conc (2,000 fscache.run + get_async at once) | batch (one get_many_async of 2,000)
---      | spawn (2,000 fscache.run of a function that returns at once: the runner's own cost),
+--      | spawn (2,000 fscache.run of a function that returns at once: the runner's own cost)
+--      | hits (2,000 concurrent get_async of files the cache holds, unchanged),
 -- BURSTS (default 4), LIB (directory of the fscache.so to load), FILES (directory of the
 -- 2,000 2 KiB files; created when missing).
 
@@ -57,6 +58,20 @@ local function burst(c)
   while not fin do
     uv.run("once")
   end
+end
+
+if MODE == "hits" then
+  MODE = "conc"
+  local warm = fscache.FileCache.new()
+  for i = 1, N do
+    assert(warm:get_sync(paths[i]))
+  end
+  for _ = 1, tonumber(os.getenv("BURSTS") or "4") do
+    collectgarbage()
+    burst(warm)
+  end
+  assert(warm:stats().fast_hits > 0, "hits were not validated by the watcher")
+  return
 end
 
 for _ = 1, tonumber(os.getenv("BURSTS") or "4") do

@@ -2,7 +2,7 @@
 # Main-thread instructions per cold get (callgrind), for A/B work on a machine too noisy for wall
 # time: benches/instructions.sh [dir with fscache.so ...]. Without arguments, builds this tree
 # with the `valgrind` profile (symbols) and measures it. For each build and mode (conc, batch,
-# spawn) runs 1 and 5 bursts of 2,000 and prints (instructions of 5 - of 1) / 8,000: start-up
+# spawn, hits) runs 1 and 5 bursts of 2,000 and prints (instructions of 5 - of 1) / 8,000: start-up
 # and the first burst's warm-up cancel out.
 set -eu
 cd "$(dirname "$0")/.."
@@ -19,7 +19,7 @@ main_thread() { # callgrind output prefix -> instructions of thread 1
   grep -m1 '^summary:' "$1-01" | awk '{print $2}'
 }
 for lib in "$@"; do
-  for mode in conc batch spawn; do
+  for mode in conc batch spawn hits; do
     for b in 1 5; do
       LIB="$lib" MODE="$mode" BURSTS="$b" valgrind --tool=callgrind --separate-threads=yes \
         --callgrind-out-file="$out/$mode$b" luajit benches/instructions.lua >/dev/null 2>&1
