@@ -64,6 +64,31 @@ describe("a Lua state closed while jobs are in flight", function()
     end
   end)
 
+  -- A large JSON document is built a slice at a time across dispatches; the state may close (or
+  -- the process exit) between two slices. The child checks it exits mid-build (building=1).
+  it("a LuaJIT process exits while a large document is being built (end of script, os.exit)", function()
+    for _, mode in ipairs({ "end", "exit" }) do
+      local t, out, rc = C.lua("exit_building", { dir, mode })
+      assert(rc == 0, ("%s: rc %s: %s"):format(mode, tostring(rc), out))
+      assert.are.equal("1", t.building, mode .. ": " .. out)
+      assert(not out:find("fscache:", 1, true), out)
+    end
+  end)
+
+  it("a Neovim process (nvim -l) exits while a large document is being built", function()
+    local rc, out = C.run(
+      "env FSCACHE_LIB_DIR="
+        .. C.q(C.luajit_lib_dir)
+        .. " nvim -u NONE -i NONE -n --headless -l "
+        .. C.q(C.children .. "/exit_building.lua")
+        .. " "
+        .. C.q(dir)
+        .. " end"
+    )
+    assert(rc == 0 and out:find("building=1", 1, true), ("rc %s: %s"):format(tostring(rc), out))
+    assert(not out:find("fscache:", 1, true), out)
+  end)
+
   it("the test process itself leaks no descriptor across those runs", function()
     collectgarbage()
     local before = fd_count()
