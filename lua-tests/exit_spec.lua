@@ -44,15 +44,7 @@ describe("accepted writes survive exit", function()
   end)
 
   it("nvim -l: a script that ends with 20 writes queued", function()
-    local rc, raw = C.run(
-      "env FSCACHE_LIB_DIR="
-        .. C.q(C.luajit_lib_dir)
-        .. " timeout 60 nvim -l "
-        .. C.q(C.children .. "/exit_writes.lua")
-        .. " "
-        .. C.q(dir)
-        .. " end 20"
-    )
+    local rc, raw = C.run(C.nvim_cmd("exit_writes", { dir, "end", "20" }, { timeout = 60 }))
     assert.are.equal(0, rc, raw)
     assert_landed(dir, 20)
   end)

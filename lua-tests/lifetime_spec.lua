@@ -51,14 +51,7 @@ describe("a Lua state closed while jobs are in flight", function()
 
   it("a Neovim process (nvim -l) exits with jobs in flight (5 times)", function()
     for i = 1, 5 do
-      local rc, out = C.run(
-        "env FSCACHE_LIB_DIR="
-          .. C.q(C.luajit_lib_dir)
-          .. " nvim -u NONE -i NONE -n --headless -l "
-          .. C.q(C.children .. "/exit_inflight.lua")
-          .. " "
-          .. C.q(dir)
-      )
+      local rc, out = C.run(C.nvim_cmd("exit_inflight", { dir }, { bare = true }))
       assert(rc == 0 and out:find("started=1", 1, true), ("run %d: rc %s: %s"):format(i, tostring(rc), out))
       assert(not out:find("fscache:", 1, true), out)
     end
@@ -76,15 +69,7 @@ describe("a Lua state closed while jobs are in flight", function()
   end)
 
   it("a Neovim process (nvim -l) exits while a large document is being built", function()
-    local rc, out = C.run(
-      "env FSCACHE_LIB_DIR="
-        .. C.q(C.luajit_lib_dir)
-        .. " nvim -u NONE -i NONE -n --headless -l "
-        .. C.q(C.children .. "/exit_building.lua")
-        .. " "
-        .. C.q(dir)
-        .. " end"
-    )
+    local rc, out = C.run(C.nvim_cmd("exit_building", { dir, "end" }, { bare = true }))
     assert(rc == 0 and out:find("building=1", 1, true), ("rc %s: %s"):format(tostring(rc), out))
     assert(not out:find("fscache:", 1, true), out)
   end)

@@ -58,6 +58,23 @@ function C.lua_cmd(name, args, opts)
   return table.concat(parts, " ")
 end
 
+---The command line that runs child `name` with `args` under `nvim -l` (the LuaJIT build of the
+---module). `opts.bare`: no user config, shada or swap (`-u NONE -i NONE -n --headless`);
+---`opts.timeout`: seconds before `timeout(1)` ends it.
+function C.nvim_cmd(name, args, opts)
+  opts = opts or {}
+  local parts = { "env", "FSCACHE_LIB_DIR=" .. q(C.luajit_lib_dir) }
+  if opts.timeout then
+    parts[#parts + 1] = "timeout " .. opts.timeout
+  end
+  parts[#parts + 1] = opts.bare and "nvim -u NONE -i NONE -n --headless -l" or "nvim -l"
+  parts[#parts + 1] = q(C.children .. "/" .. name .. ".lua")
+  for _, a in ipairs(args or {}) do
+    parts[#parts + 1] = q(a)
+  end
+  return table.concat(parts, " ")
+end
+
 ---Parses "key=value" lines into a table (repeated keys become lists under key .. "s").
 function C.parse(out)
   local t = {}
