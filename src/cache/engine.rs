@@ -406,7 +406,7 @@ impl<L: Loader> Core<L> {
             return self.start_job(job.path, job.mode, job.waiters);
         }
         let watch = if job.disowned { None } else { watch };
-        let applied = match self.apply(
+        let applied = self.apply(
             lua,
             &job.path,
             job.mode,
@@ -414,29 +414,26 @@ impl<L: Loader> Core<L> {
             !job.disowned,
             watch,
             true,
-        ) {
-            Ok(applied) => applied,
+        );
+        let values = match applied {
+            Ok(Applied::Values(values)) => values,
+            Ok(Applied::Sliced(pending)) => {
+                // The job stays findable: gets of the path join it, cancel and disown reach it.
+                self.state.borrow_mut().jobs.park(id, job);
+                return self.build_step(lua, id, pending);
+            }
             Err(e) => {
                 // Building the Lua value failed (out of memory, say): the waiters still get an
                 // answer, as a value, as after a failed sliced build; never silence.
                 self.count(|c| c.errors += 1);
-                let values = failure(lua, &build_failure(&job.path, &e))?;
-                let waiters = job.waiters.into_iter().map(|(_, n)| n).collect();
-                return answer(lua, waiters, values);
+                failure(lua, &build_failure(&job.path, &e))?
             }
         };
-        match applied {
-            Applied::Values(values) => answer(
-                lua,
-                job.waiters.into_iter().map(|(_, n)| n).collect(),
-                values,
-            ),
-            Applied::Sliced(pending) => {
-                // The job stays findable: gets of the path join it, cancel and disown reach it.
-                self.state.borrow_mut().jobs.park(id, job);
-                self.build_step(lua, id, pending)
-            }
-        }
+        answer(
+            lua,
+            job.waiters.into_iter().map(|(_, n)| n).collect(),
+            values,
+        )
     }
 
     /// One step of the sliced build of job `id`: what is left of this dispatch's slice now,
@@ -450,14 +447,10 @@ impl<L: Loader> Core<L> {
         }
         let rt = self.runtime()?;
         let budget = rt.remaining().min(rt.slice()).max(MIN_STEP);
-        let built = match L::step(lua, &mut pending.slices, budget) {
-            Ok(None) => {
-                let core = Rc::clone(self);
-                rt.post(move |lua: &Lua| core.build_step(lua, id, pending));
-                return Ok(());
-            }
-            Ok(Some(built)) => Ok(built),
-            Err(e) => Err(e),
+        let Some(built) = L::step(lua, &mut pending.slices, budget).transpose() else {
+            let core = Rc::clone(self);
+            rt.post(move |lua: &Lua| core.build_step(lua, id, pending));
+            return Ok(());
         };
         let Some(job) = self.state.borrow_mut().jobs.finish(id) else {
             return Ok(());

@@ -136,13 +136,13 @@ fn write_job(path: &[u8], bytes: Vec<u8>, json: bool, durable: bool) -> Result<F
 
 /// A lane write: up to the rename (visible), then the directory fsync and the release of the
 /// replaced file as a second stage, so gets waiting for the write are answered before them.
-type Visible = Result<FileRead, FsError>;
+type FirstStage = Result<FileRead, FsError>;
 fn lane_job(
     path: Vec<u8>,
     bytes: Vec<u8>,
     json: bool,
     durable: bool,
-) -> (Visible, Box<dyn FnOnce() + Send>) {
+) -> (FirstStage, Box<dyn FnOnce() + Send>) {
     match write_visible(&path, &bytes, durable) {
         Ok(v) => {
             let read = as_read(&path, bytes, json, (v.identity, v.at));
@@ -223,7 +223,7 @@ pub fn write(
     let (id, replaced) = rt.submit_write(
         core.lane_key(&path),
         move || lane_job(job_path, p.bytes, p.json, durable),
-        move |lua: &Lua, id, r: JobResult<Visible>| {
+        move |lua: &Lua, id, r: JobResult<FirstStage>| {
             let r = r.unwrap_or_else(|_| {
                 Err(FsError::new(
                     "EIO",

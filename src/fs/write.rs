@@ -62,8 +62,8 @@ pub struct Visible {
     /// frees its blocks (and waits for its writeback) inside whichever call drops it, so the
     /// rename would pay for it. Held here, that cost moves to `settle`, off the path of gets
     /// waiting for this write (on ext4: rename 86-124 µs -> 9-12 µs after an fsynced write,
-    /// 0.8-3.6 ms -> 50 µs after a write still under writeback; measured with a Python loop of
-    /// temp + rename, `/tmp/wb/ren.py` in the commit that added this).
+    /// 0.8-3.6 ms -> 50 µs after a write still under writeback; measured with a loop of temp
+    /// file + rename, described in the commit that added this).
     old: Option<OwnedFd>,
 }
 

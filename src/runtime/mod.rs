@@ -272,9 +272,7 @@ impl Runtime {
         let start = Instant::now();
         // A nested dispatch (a handler blocking on results) keeps the outer deadline if sooner.
         let outer = self.deadline.get();
-        let deadline = start
-            .checked_add(budget)
-            .unwrap_or(start + Duration::from_secs(3600));
+        let deadline = lane::deadline_after(budget);
         self.deadline
             .set(Some(outer.map_or(deadline, |o| o.min(deadline))));
         let mut n = 0usize;
