@@ -5,6 +5,7 @@
 //! `ENOENT: no such file or directory: /x`.
 
 mod dir;
+mod dir_sync;
 mod error;
 mod identity;
 mod read;

@@ -5,6 +5,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
+use super::dir_sync;
 use super::error::FsError;
 use super::identity::{ftype, now_realtime, Identity, Timestamp};
 use super::read::{c_path, fstat_fd, last_errno, not_regular, open_fd, stat_full};
@@ -45,7 +46,8 @@ pub fn write_atomic_with(
 ) -> Result<(Identity, Timestamp), FsError> {
     let v = write_visible(path, content, durable)?;
     let landed = (v.identity, v.at);
-    v.settle();
+    // A write on the caller's thread (write_sync) does not wait for other writes to join.
+    v.settle_with(false);
     Ok(landed)
 }
 
@@ -56,8 +58,9 @@ pub struct Visible {
     pub identity: Identity,
     /// CLOCK_REALTIME taken after that fstat.
     pub at: Timestamp,
-    /// The directory whose fsync makes the rename durable (durable writes only).
-    dir: Option<Vec<u8>>,
+    /// The directory whose fsync makes the rename durable, and the rename's ticket there
+    /// (durable writes only).
+    dir: Option<(Vec<u8>, u64)>,
     /// The replaced file, held open across the rename: releasing the last reference to an inode
     /// frees its blocks (and waits for its writeback) inside whichever call drops it, so the
     /// rename would pay for it. Held here, that cost moves to `settle`, off the path of gets
@@ -70,9 +73,15 @@ pub struct Visible {
 impl Visible {
     /// The second stage: fsyncs the directory (durable writes; best effort, see [`sync_dir`]),
     /// then releases the replaced file.
+    /// Other durable writes of the directory still on their way to their rename are waited
+    /// for (briefly) so that one directory fsync covers them all.
     pub fn settle(self) {
-        if let Some(dir) = &self.dir {
-            sync_dir(dir);
+        self.settle_with(true);
+    }
+
+    fn settle_with(self, join: bool) {
+        if let Some((dir, ticket)) = &self.dir {
+            dir_sync::sync_dir_shared(dir, *ticket, join, || sync_dir(dir));
         }
         drop(self.old);
     }
@@ -100,6 +109,8 @@ pub fn write_visible(path: &[u8], content: &[u8], durable: bool) -> Result<Visib
         may_write(&real).map_err(err)?;
     }
 
+    // Durable writes of one directory share their directory fsyncs (see `dir_sync`).
+    let writing = durable.then(|| dir_sync::writing(&split.dir));
     let (temp, fd) = create_temp(&split).map_err(err)?;
 
     write_all(&fd, content).map_err(err)?;
@@ -147,6 +158,7 @@ pub fn write_visible(path: &[u8], content: &[u8], durable: bool) -> Result<Visib
         return Err(err(last_errno()));
     }
     temp.disarm();
+    let ticket = writing.map(dir_sync::Writing::renamed);
 
     // rename(2) may update the inode's ctime, so the identity is taken after it.
     let identity = fstat_fd(&fd).map_err(err)?;
@@ -154,7 +166,7 @@ pub fn write_visible(path: &[u8], content: &[u8], durable: bool) -> Result<Visib
     Ok(Visible {
         identity,
         at,
-        dir: durable.then(|| split.dir.clone()),
+        dir: ticket.map(|t| (split.dir.clone(), t)),
         old,
     })
 }
