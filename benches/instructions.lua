@@ -8,7 +8,6 @@
 -- 2,000 2 KiB files; created when missing).
 
 package.cpath = (os.getenv("LIB") or "./lua") .. "/?.so;" .. package.cpath
-package.path = "./lua/?.lua;./lua/?/init.lua;" .. package.path
 local uv = require("luv")
 local fscache = require("fscache")
 fscache.attach(uv)
