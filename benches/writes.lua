@@ -12,6 +12,9 @@
 --   uv_callbacks       the pure-Lua cache pattern it replaces: vim.uv callbacks, a table cache
 --                      validated by fs_stat mtime, writes as fs_open("w") / fs_write / fs_close
 --                      (neither atomic nor durable), reads served from its table after its writes
+--   durable I/O floor  no cache, no reads: only the 16 durable writes (temp, write, fsync, rename)
+--                      that read-your-writes makes a load wait for, 4 at a time: what any durable
+--                      system pays at least on this disk
 --
 -- Run: taskset -c 0 nvim -u NONE -i NONE -n --headless -l benches/writes.lua  (make bench does)
 -- Env: BENCH_REPS (default 7), BENCH_OUT (results dir), BENCH_LIB_DIR (directory of the
@@ -153,6 +156,48 @@ local function uv_system()
   end
 end
 
+-- The I/O floor of any durable cache with read-your-writes, no cache and no reads: a round's
+-- reads need the round's writes landed, and a durable atomic write is temp file, write, fsync,
+-- rename; so per load, 4 rounds of the 4 files' writes, each round's 4 in parallel (libuv's
+-- thread pool) and waited for. Directory fsyncs are left out, so this is below what any durable
+-- system can reach on this disk.
+local function durable_floor()
+  local k = 0
+  return function(done)
+    local round = 0
+    local function next_round()
+      round = round + 1
+      if round > ROUNDS then
+        return done()
+      end
+      local left = FILES
+      for i = 1, FILES do
+        k = k + 1
+        local tmp = ("%s.floor-%d.tmp"):format(paths[i], k)
+        uv.fs_open(tmp, "w", 420, function(e1, fd)
+          assert(not e1, e1)
+          uv.fs_write(fd, string.rep("f", 2060), 0, function(e2)
+            assert(not e2, e2)
+            uv.fs_fsync(fd, function(e3)
+              assert(not e3, e3)
+              uv.fs_rename(tmp, paths[i], function(e4)
+                assert(not e4, e4)
+                uv.fs_close(fd, function()
+                  left = left - 1
+                  if left == 0 then
+                    vim.schedule(next_round)
+                  end
+                end)
+              end)
+            end)
+          end)
+        end)
+      end
+    end
+    next_round()
+  end
+end
+
 local systems = {
   { name = "fscache (defaults: durable)", make = fscache_system(nil) },
   { name = "fscache durable=false", make = fscache_system({ durable = false }) },
@@ -162,6 +207,7 @@ local systems = {
       return uv_system()
     end,
   },
+  { name = "durable I/O floor (16 fsync'd writes in 4 rounds, no reads, no cache)", make = durable_floor },
 }
 local lanes = {}
 for n in (os.getenv("BENCH_LANES") or "1,2,4,8"):gmatch("%d+") do
