@@ -178,3 +178,34 @@ fn large_listing_with_shared_prefixes_is_sorted_bytewise() {
     assert_eq!(listed, names, "not in bytewise order");
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// Directories whose entries all share a long prefix (`IMG_20240101_…`), with names that end
+/// exactly where an 8-byte window of the radix pass ends and names that go on past it, runs of
+/// equal windows several levels deep, and a few names without the prefix: bytewise order, as
+/// `read_dir` sorts them.
+#[test]
+fn large_listing_with_a_long_common_prefix_is_sorted_bytewise() {
+    let d = tmp("prefix");
+    let mut names: Vec<Vec<u8>> = Vec::new();
+    for i in 0..2000u32 {
+        let k = (i * 7919) % 2000;
+        names.push(format!("IMG_20240101_{k:06}.jpg").into_bytes());
+        names.push(format!("IMG_20240101_{:06}", k % 500).into_bytes());
+        names.push(format!("IMG_20240101_000000.jpg.{}", k % 300).into_bytes());
+    }
+    // Ends exactly at a window boundary (13 + 8 = 21 bytes), and the same plus more.
+    names.push(b"IMG_20240101_00000000".to_vec());
+    names.push(b"IMG_20240101_00000000\xff".to_vec());
+    names.push(b"IMG_2024".to_vec());
+    names.push(b"a".to_vec());
+    names.sort();
+    names.dedup();
+    for n in &names {
+        std::fs::write(d.join(std::ffi::OsStr::from_bytes(n)), b"").unwrap();
+    }
+    let (a, b) = both(&d);
+    assert_eq!(a.names, b.names);
+    let listed: Vec<Vec<u8>> = b.iter().map(|(n, _)| n.to_vec()).collect();
+    assert_eq!(listed, names, "not in bytewise order");
+    let _ = std::fs::remove_dir_all(&d);
+}

@@ -31,40 +31,51 @@ pub struct PackedListing {
 /// One entry while a directory is read: where its name sits in the arena, and a sort key.
 #[derive(Clone, Copy, Default)]
 struct Rec {
-    /// The name's first 8 bytes, big-endian, zero-padded: comparing keys orders names
-    /// bytewise unless they share those 8 bytes (names never contain NUL, so padding sorts a
-    /// shorter name first, as bytewise order does).
+    /// 8 bytes of the name, big-endian, zero-padded, from the offset the sort is at (see
+    /// [`sort_recs`]): comparing keys orders names bytewise unless they share those 8 bytes
+    /// (names never contain NUL, so padding sorts a shorter name first, as bytewise order does).
     key: u64,
     start: u32,
     len: u32,
     kind: u8,
 }
 
-fn sort_key(name: &[u8]) -> u64 {
+/// The 8 bytes of `name` from `off` (zero-padded past its end), as a big-endian integer.
+fn sort_key(name: &[u8], off: usize) -> u64 {
     let mut b = [0u8; 8];
-    let n = name.len().min(8);
-    b[..n].copy_from_slice(&name[..n]);
+    if off < name.len() {
+        let n = (name.len() - off).min(8);
+        b[..n].copy_from_slice(&name[off..off + n]);
+    }
     u64::from_be_bytes(b)
 }
 
 /// Below this many entries a comparison sort beats the radix sort's fixed cost.
 const RADIX_MIN: usize = 256;
 
-/// Sorts `recs` bytewise by name: by [`Rec::key`] (the `radsort` crate's least-significant-digit
-/// radix sort), then each run of equal keys (names sharing their first 8 bytes) by the whole
-/// name. Names within one directory are unique, so the order is fully determined.
+/// Sorts `recs` (keyed on their first 8 bytes) bytewise by name: by key with the `radsort`
+/// crate's least-significant-digit radix sort, then each large run of equal keys the same way on
+/// 8 bytes of each name taken just after the prefix all names of the run share (and so on), small
+/// runs by comparison. Names within one directory are unique, so the order is fully determined.
 ///
 /// Why not only `sort_unstable_by`: for a 10,000-entry directory the comparison sort cost about
-/// 2.3M instructions on the pool thread, most of a listing's user-space time. Per cold listing
-/// of 10,000 entries (callgrind, all threads): comparison sort 15.45M, a hand-written radix sort
-/// 14.31M, `radsort` 13.94M.
-fn sort_recs<'a>(recs: &mut [Rec], name_of: impl Fn(&Rec) -> &'a [u8]) {
+/// 2.3M instructions on the pool thread, most of a listing's user-space time. Why the shared
+/// prefix: real directories often name every entry alike (`IMG_20240101_…`, `entry_00001.txt`);
+/// keyed on the first 8 bytes, such a listing is one run of equal keys, and the comparison sort
+/// of that run cost 6.8M instructions per 10,000-entry listing (callgrind, pool thread).
+fn sort_recs<'a>(recs: &mut [Rec], name_of: impl Fn(&Rec) -> &'a [u8] + Copy) {
     if recs.len() < RADIX_MIN {
-        recs.sort_unstable_by(|a, b| a.key.cmp(&b.key).then_with(|| name_of(a).cmp(name_of(b))));
+        recs.sort_unstable_by(|a, b| name_of(a).cmp(name_of(b)));
         return;
     }
+    // The keys of the first 8 bytes were taken while the names were read (still in cache).
     radsort::sort_by_key(recs, |r| r.key);
-    // Runs of equal keys: names sharing their first 8 bytes.
+    sort_ties(recs, 8, name_of);
+}
+
+/// Sorts each run of equal keys of `recs` (sorted by key; a run's names share their first
+/// `off` bytes) with [`sort_run`].
+fn sort_ties<'a>(recs: &mut [Rec], off: usize, name_of: impl Fn(&Rec) -> &'a [u8] + Copy) {
     let n = recs.len();
     let mut i = 0;
     while i < n {
@@ -73,10 +84,43 @@ fn sort_recs<'a>(recs: &mut [Rec], name_of: impl Fn(&Rec) -> &'a [u8]) {
             j += 1;
         }
         if j - i > 1 {
-            recs[i..j].sort_unstable_by(|a, b| name_of(a).cmp(name_of(b)));
+            sort_run(&mut recs[i..j], off, name_of);
         }
         i = j;
     }
+}
+
+/// [`sort_recs`] for a run whose names all share their first `off` bytes.
+fn sort_run<'a>(recs: &mut [Rec], off: usize, name_of: impl Fn(&Rec) -> &'a [u8] + Copy) {
+    if recs.len() < RADIX_MIN {
+        let tail = |r: &Rec| name_of(r).get(off..).unwrap_or_default();
+        recs.sort_unstable_by(|a, b| tail(a).cmp(tail(b)));
+        return;
+    }
+    // Skip what the whole run shares beyond `off`.
+    let first = name_of(&recs[0]);
+    let mut shared = first.len();
+    for r in recs.iter().skip(1) {
+        let name = name_of(r);
+        let same = first
+            .get(off..shared)
+            .unwrap_or_default()
+            .iter()
+            .zip(name.get(off..).unwrap_or_default())
+            .take_while(|(a, b)| a == b)
+            .count();
+        shared = off + same;
+        if same == 0 {
+            break;
+        }
+    }
+    let at = shared;
+    for r in recs.iter_mut() {
+        r.key = sort_key(name_of(r), at);
+    }
+    radsort::sort_by_key(recs, |r| r.key);
+    // Runs of equal keys: names that also share the 8 bytes from `at` (so both go on past them).
+    sort_ties(recs, at + 8, name_of);
 }
 
 impl PackedListing {
@@ -94,7 +138,7 @@ impl PackedListing {
                 return;
             };
             recs.push(Rec {
-                key: sort_key(name),
+                key: sort_key(name, 0),
                 start,
                 len,
                 kind: kind.code(),
