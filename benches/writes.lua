@@ -3,7 +3,8 @@
 -- fire-and-forget writes spread over them): 100 writes and 16 reads. Loads run back to back (the
 -- next starts when the previous one's coroutine returned, its writes still landing, as in a
 -- plugin); the series of 10 ends only once every write has landed (durably, for durable
--- systems), and that total is divided by 10: deferred work is counted, not hidden.
+-- systems), and that total is divided by 10: deferred work is counted, not hidden. The systems'
+-- series run interleaved (one of each in turn, BENCH_REPS rounds after a warm-up round).
 --
 -- Systems, same run, same files:
 --   fscache            FileCache defaults (durable writes: fsync + rename + directory fsync)
@@ -214,44 +215,69 @@ for n in (os.getenv("BENCH_LANES") or "1,2,4,8"):gmatch("%d+") do
   lanes[#lanes + 1] = tonumber(n)
 end
 
-local function per_load_ms(make)
-  local samples = {}
-  for rep = 0, REPS do
-    local run = make()
-    local ns = measure.drive(function(finish)
-      local n = 0
-      local function next_load()
-        n = n + 1
-        if n > LOADS then
-          -- The series ends once every write of every load has landed.
-          if in_flight == 0 then
-            return finish()
-          end
-          on_all_landed = finish
-          return
+-- One series of LOADS loads with a fresh system; ms per load.
+local function series_ms(make)
+  local run = make()
+  local ns = measure.drive(function(finish)
+    local n = 0
+    local function next_load()
+      n = n + 1
+      if n > LOADS then
+        -- The series ends once every write of every load has landed.
+        if in_flight == 0 then
+          return finish()
         end
-        run(next_load)
+        on_all_landed = finish
+        return
       end
-      next_load()
-    end, 120000)
-    if rep > 0 then -- rep 0 warms up
-      samples[#samples + 1] = ns / LOADS / 1e6
+      run(next_load)
+    end
+    next_load()
+  end, 120000)
+  return ns / LOADS / 1e6
+end
+
+-- Series of every system in turn, REPS rounds after a warm-up round: a durable write's cost
+-- depends on what the disk is still writing back, which drifts over a run, so taking the
+-- systems' samples interleaved gives each the same conditions. Returns per system
+-- { median, min, max }.
+local function interleaved(makes)
+  local samples, torns = {}, {}
+  for i = 1, #makes do
+    samples[i], torns[i] = {}, 0
+  end
+  for rep = 0, REPS do
+    for i, make in ipairs(makes) do
+      torn = 0
+      local ms = series_ms(make)
+      if rep > 0 then -- round 0 warms up
+        samples[i][#samples[i] + 1] = ms
+        torns[i] = torns[i] + torn
+      end
     end
   end
-  return measure.median(samples), measure.min(samples), measure.max and measure.max(samples) or nil
+  local out = {}
+  for i = 1, #makes do
+    local list = samples[i]
+    out[i] = { measure.median(list), measure.min(list), math.max(unpack(list)), torns[i] }
+  end
+  return out
 end
 
 local rows = {}
 local default_lane = fscache.pool_stats().write_threads
-for _, s in ipairs(systems) do
-  torn = 0
-  local med, lo, hi = per_load_ms(s.make)
-  rows[#rows + 1] = { s.name .. (torn > 0 and (" (%d torn reads)"):format(torn) or ""), med, lo, hi }
+local makes = {}
+for i, sys in ipairs(systems) do
+  makes[i] = sys.make
+end
+for i, r in ipairs(interleaved(makes)) do
+  local name = systems[i].name .. (r[4] > 0 and (" (%d torn reads)"):format(r[4]) or "")
+  rows[#rows + 1] = { name, r[1], r[2], r[3] }
 end
 for _, n in ipairs(lanes) do
   fscache.setup({ write_threads = n })
-  local med, lo, hi = per_load_ms(fscache_system(nil))
-  rows[#rows + 1] = { ("fscache durable, write lane = %d"):format(n), med, lo, hi }
+  local r = interleaved({ fscache_system(nil) })[1]
+  rows[#rows + 1] = { ("fscache durable, write lane = %d"):format(n), r[1], r[2], r[3] }
 end
 fscache.setup({ write_threads = default_lane })
 
