@@ -149,6 +149,12 @@ describe("get_many", function()
     local entries, errors = files:get_many_sync({ dir .. "/a\0b" })
     assert.is_false(entries[1])
     assert.matches("^EINVAL", errors[1])
+    -- A number is a path, as for a single get (here a relative one that does not exist), also
+    -- between strings.
+    entries, errors = files:get_many_sync({ dir .. "/missing-1", 4242424, dir .. "/missing-2" })
+    assert.is_false(entries[2])
+    assert.matches("^ENOENT.*4242424", errors[2])
+    assert.matches("missing%-2", errors[3])
     ok = pcall(files.get_many_async, files, {})
     assert.is_false(ok) -- outside a coroutine
   end)

@@ -4,6 +4,7 @@
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use mlua::ffi;
 use mlua::prelude::*;
 use mlua::{RegistryKey, UserData, UserDataMethods};
 
@@ -206,7 +207,7 @@ pub struct FileCache {
 }
 
 /// A list of paths: a sequence table whose items are paths (see `path_arg`).
-fn paths_arg(v: &LuaValue, func: &str) -> LuaResult<Vec<Vec<u8>>> {
+fn paths_arg(lua: &Lua, v: &LuaValue, func: &str) -> LuaResult<Vec<Vec<u8>>> {
     let LuaValue::Table(t) = v else {
         return Err(LuaError::runtime(format!(
             "bad argument #1 to '{func}' (paths: table expected, got {})",
@@ -214,17 +215,60 @@ fn paths_arg(v: &LuaValue, func: &str) -> LuaResult<Vec<Vec<u8>>> {
         )));
     };
     let n = t.raw_len();
-    let mut out = Vec::with_capacity(n);
-    for i in 1..=n {
-        let p: LuaValue = t.raw_get(i)?;
-        out.push(path_arg(&p, func, 1).map_err(|_| {
-            LuaError::runtime(format!(
-                "bad argument #1 to '{func}' (paths[{i}]: string expected, got {})",
-                p.type_name()
-            ))
-        })?);
+    let mut out: Vec<Option<Vec<u8>>> = Vec::with_capacity(n);
+    // Strings (nearly always all of them) are copied through the raw C API: `Table::raw_get` +
+    // `path_arg` cost ~1.3k instructions a path of a 2,000-path batch, this ~0.2k. Anything
+    // else is left for `path_arg` below (numbers become paths, the rest are errors).
+    lua.exec_raw_lua(|raw| {
+        // SAFETY: Lua thread; two slots are checked first; the table is pushed, each item
+        // pushed with a raw get, read while on the stack (its bytes are copied before the
+        // pop) and popped; the stack is restored to `top`.
+        unsafe {
+            let l = raw.state();
+            if ffi::lua_checkstack(l, 2) == 0 {
+                return Err(LuaError::runtime("fscache: Lua stack exhausted"));
+            }
+            let top = ffi::lua_gettop(l);
+            if let Err(e) = raw.push_value(v) {
+                ffi::lua_settop(l, top);
+                return Err(e);
+            }
+            for i in 1..=n {
+                ffi::lua_rawgeti(l, -1, i as _);
+                let mut len = 0usize;
+                let p = if ffi::lua_type(l, -1) == ffi::LUA_TSTRING {
+                    ffi::lua_tolstring(l, -1, &mut len)
+                } else {
+                    std::ptr::null()
+                };
+                out.push(
+                    (!p.is_null())
+                        .then(|| std::slice::from_raw_parts(p.cast::<u8>(), len).to_vec()),
+                );
+                ffi::lua_settop(l, -2);
+            }
+            ffi::lua_settop(l, top);
+            Ok(())
+        }
+    })?;
+    let mut paths = Vec::with_capacity(n);
+    for (i, p) in out.into_iter().enumerate() {
+        let p = match p {
+            Some(p) => p,
+            None => {
+                let item: LuaValue = t.raw_get(i + 1)?;
+                path_arg(&item, func, 1).map_err(|_| {
+                    LuaError::runtime(format!(
+                        "bad argument #1 to '{func}' (paths[{}]: string expected, got {})",
+                        i + 1,
+                        item.type_name()
+                    ))
+                })?
+            }
+        };
+        paths.push(p);
     }
-    Ok(out)
+    Ok(paths)
 }
 
 /// JSON get options: `{ jsonc = bool }`; `.jsonc` paths are JSONC regardless.
@@ -283,7 +327,7 @@ impl UserData for FileCache {
         m.add_method(
             "get_many",
             |lua, this, (paths, opts, cb): (LuaValue, LuaValue, LuaValue)| {
-                let paths = paths_arg(&paths, "get_many")?;
+                let paths = paths_arg(lua, &paths, "get_many")?;
                 let json = match &opts {
                     LuaValue::Nil => false,
                     LuaValue::Table(t) => {
