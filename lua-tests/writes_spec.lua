@@ -396,6 +396,34 @@ describe("write conveniences", function()
     assert.are.equal(0, per_write, t3)
   end)
 
+  it("durable writes landing together in one directory share its fsync (strace)", function()
+    local C = require("support.child")
+    local d = tmpdir()
+    local n = 8
+    local rc, out = C.run(
+      "strace -f -qq -y -e trace=fsync -o "
+        .. C.q(d .. "/trace")
+        .. " "
+        .. C.lua_cmd("durable_burst", { d, tostring(n) })
+    )
+    assert.are.equal(0, rc, out)
+    assert.matches("written=" .. n, out, 1, true)
+    local trace = read_file(d .. "/trace") or ""
+    rm_rf(d)
+    -- strace -y names each descriptor: fsync(5</dir>) for the directory, a temp file otherwise.
+    local of_dir, of_files = 0, 0
+    for target in trace:gmatch("fsync%(%d+<([^>]*)>") do
+      if target == d then
+        of_dir = of_dir + 1
+      else
+        of_files = of_files + 1
+      end
+    end
+    assert.are.equal(n, of_files, trace)
+    -- One fsync per write before sharing; shared, typically 1 or 2.
+    assert.is_true(of_dir >= 1 and of_dir < n, ("%d directory fsyncs for %d writes\n%s"):format(of_dir, n, trace))
+  end)
+
   it("rejects bad durable, bad data and bad callbacks as Lua errors naming them", function()
     local ok, err = pcall(fscache.FileCache.new, { durable = "yes" })
     assert.is_false(ok)
