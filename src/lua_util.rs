@@ -53,6 +53,33 @@ pub fn failure(lua: &Lua, e: &FsError) -> LuaResult<LuaMultiValue> {
     ]))
 }
 
+/// Runs `body` on the raw Lua state (Lua thread) with `slots` more stack slots guaranteed, and
+/// puts the stack back where it was afterwards, whatever `body` returns. For hot paths where
+/// mlua's safe calls (a protected call per table access) cost more than the work itself.
+///
+/// `body` may push at most `slots` values and leave any of them; it must keep to the Lua C API
+/// rules (valid indices, no longjmp across Rust frames other than an allocation failure, which
+/// unwinds through this frame like everywhere else in the module: `skip_memory_check`).
+pub fn with_stack<R>(
+    lua: &Lua,
+    slots: std::ffi::c_int,
+    body: impl FnOnce(&mlua::state::RawLua, *mut ffi::lua_State) -> LuaResult<R>,
+) -> LuaResult<R> {
+    lua.exec_raw_lua(|raw| {
+        // SAFETY: Lua thread; the stack is grown before `body` runs and reset to `top` after.
+        unsafe {
+            let l = raw.state();
+            if ffi::lua_checkstack(l, slots) == 0 {
+                return Err(LuaError::runtime("fscache: Lua stack exhausted"));
+            }
+            let top = ffi::lua_gettop(l);
+            let r = body(raw, l);
+            ffi::lua_settop(l, top);
+            r
+        }
+    })
+}
+
 /// Calls each waiting callback with `values`, through the shim's `deliver` (which runs it under
 /// xpcall and reports errors, so nothing raises here), then releases the registry slots.
 /// Raw C API: `Function::call` per waiter cost ~2k instructions of stack and protection work.
@@ -61,22 +88,14 @@ pub fn deliver(lua: &Lua, waiters: Vec<RegistryKey>, values: LuaMultiValue) -> L
         return Ok(());
     }
     let nvalues = values.len() as std::ffi::c_int;
-    let res = lua.exec_raw_lua(|raw| {
-        // SAFETY: Lua thread. The values are pushed once above the current top; for each waiter
-        // the deliver function, the callback (from its registry slot, still held by `waiters`)
-        // and copies of the values are pushed and called; `deliver` catches the callback's
-        // errors itself. The stack is grown first and restored to `top` on every path.
+    let res = with_stack(lua, nvalues + 3, |raw, l| {
+        // SAFETY: the values are pushed once above the current top; for each waiter the deliver
+        // function, the callback (from its registry slot, still held by `waiters`) and copies of
+        // the values are pushed and called; `deliver` catches the callback's errors itself.
         unsafe {
-            let l = raw.state();
-            if ffi::lua_checkstack(l, nvalues + 3) == 0 {
-                return Err(LuaError::runtime("fscache: Lua stack exhausted"));
-            }
             let top = ffi::lua_gettop(l);
             for v in values.iter() {
-                if let Err(e) = raw.push_value(v) {
-                    ffi::lua_settop(l, top);
-                    return Err(e);
-                }
+                raw.push_value(v)?;
             }
             for key in &waiters {
                 ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, DELIVER_C.as_ptr());
@@ -86,7 +105,6 @@ pub fn deliver(lua: &Lua, waiters: Vec<RegistryKey>, values: LuaMultiValue) -> L
                 }
                 ffi::lua_call(l, nvalues + 1, 0);
             }
-            ffi::lua_settop(l, top);
             Ok(())
         }
     });

@@ -10,7 +10,7 @@ use mlua::ffi;
 use mlua::prelude::*;
 use mlua::RegistryKey;
 
-use crate::lua_util::deliver;
+use crate::lua_util::{deliver, with_stack};
 
 /// Where an answer goes: a Lua callback, or slot `i` of a batch.
 pub enum Notify {
@@ -55,25 +55,15 @@ impl Batch {
                 // Raw C API: `registry_value` + `Table::raw_set` (a protected call) cost ~950
                 // instructions a file of a 2,000-file batch; this ~150.
                 let slot = i as ffi::lua_Integer;
-                lua.exec_raw_lua(|raw| {
-                    // SAFETY: Lua thread; two slots are checked first; the entries table (held
-                    // by its registry key) and the value are pushed, the value is stored with a
-                    // raw set (no metamethods), and the stack is restored to `top`.
+                with_stack(lua, 2, |raw, l| {
+                    // SAFETY: the entries table (held by its registry key) and the value are
+                    // pushed, and the value is stored with a raw set (no metamethods).
                     unsafe {
-                        let l = raw.state();
-                        if ffi::lua_checkstack(l, 2) == 0 {
-                            return Err(LuaError::runtime("fscache: Lua stack exhausted"));
-                        }
-                        let top = ffi::lua_gettop(l);
                         ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, self.entries.id() as _);
-                        if let Err(e) = raw.push_value(v) {
-                            ffi::lua_settop(l, top);
-                            return Err(e);
-                        }
+                        raw.push_value(v)?;
                         ffi::lua_rawseti(l, -2, slot as _);
-                        ffi::lua_settop(l, top);
-                        Ok(())
                     }
+                    Ok(())
                 })?;
             }
             _ => {

@@ -12,6 +12,7 @@ use mlua::prelude::*;
 use mlua::RegistryKey;
 
 use crate::fs::{scan_dir, DirListing, EntryKind, FsError, Identity, Timestamp};
+use crate::lua_util::with_stack;
 
 /// A directory listing packed on the pool thread, so the Lua thread neither copies nor frees
 /// 10,000 small names: each name followed by a NUL byte, and one type byte per entry
@@ -232,17 +233,13 @@ fn build_table(
     slots: i32,
     build: impl FnOnce(*mut ffi::lua_State),
 ) -> LuaResult<LuaTable> {
-    lua.exec_raw_lua(|raw| {
-        // SAFETY: Lua thread; the stack is grown first; `build` pushes one table (checked).
+    with_stack(lua, slots, |raw, l| {
+        // SAFETY: `build` pushes one table (checked) within the checked room; it is popped into
+        // a handle (`with_stack` resets the stack on every path).
         unsafe {
-            let l = raw.state();
-            if ffi::lua_checkstack(l, slots) == 0 {
-                return Err(LuaError::runtime("fscache: Lua stack exhausted"));
-            }
             let top = ffi::lua_gettop(l);
             build(l);
             if ffi::lua_gettop(l) != top + 1 || ffi::lua_type(l, -1) != ffi::LUA_TTABLE {
-                ffi::lua_settop(l, top);
                 return Err(LuaError::runtime(
                     "fscache: internal error building a table",
                 ));

@@ -10,7 +10,7 @@ use mlua::{RegistryKey, UserData, UserDataMethods};
 
 use crate::fs::{read_file, read_file_plain, FileData, FsError, Identity, Timestamp};
 use crate::json;
-use crate::lua_util::{callback_arg, path_arg};
+use crate::lua_util::{callback_arg, path_arg, with_stack};
 use crate::watch::Kind;
 
 use super::engine::Core;
@@ -219,21 +219,13 @@ fn paths_arg(lua: &Lua, v: &LuaValue, func: &str) -> LuaResult<Vec<Vec<u8>>> {
     // Strings (nearly always all of them) are copied through the raw C API: `Table::raw_get` +
     // `path_arg` cost ~1.3k instructions a path of a 2,000-path batch, this ~0.2k. Anything
     // else is left for `path_arg` below (numbers become paths, the rest are errors).
-    lua.exec_raw_lua(|raw| {
-        // SAFETY: Lua thread; two slots are checked first; the table is pushed, each item
-        // pushed with a raw get, read while on the stack (its bytes are copied before the
-        // pop) and popped; the stack is restored to `top`.
-        unsafe {
-            let l = raw.state();
-            if ffi::lua_checkstack(l, 2) == 0 {
-                return Err(LuaError::runtime("fscache: Lua stack exhausted"));
-            }
-            let top = ffi::lua_gettop(l);
-            if let Err(e) = raw.push_value(v) {
-                ffi::lua_settop(l, top);
-                return Err(e);
-            }
-            for i in 1..=n {
+    with_stack(lua, 2, |raw, l| {
+        // SAFETY: one value above the checked stack.
+        unsafe { raw.push_value(v)? };
+        for i in 1..=n {
+            // SAFETY: the table is on top; each item is pushed with a raw get, read while on the
+            // stack (its bytes are copied before the pop) and popped.
+            unsafe {
                 ffi::lua_rawgeti(l, -1, i as _);
                 let mut len = 0usize;
                 let p = if ffi::lua_type(l, -1) == ffi::LUA_TSTRING {
@@ -247,9 +239,8 @@ fn paths_arg(lua: &Lua, v: &LuaValue, func: &str) -> LuaResult<Vec<Vec<u8>>> {
                 );
                 ffi::lua_settop(l, -2);
             }
-            ffi::lua_settop(l, top);
-            Ok(())
         }
+        Ok(())
     })?;
     let mut paths = Vec::with_capacity(n);
     for (i, p) in out.into_iter().enumerate() {
