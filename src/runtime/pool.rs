@@ -64,10 +64,9 @@ struct State {
     idle: usize,
     /// Wake-ups sent and not yet taken by a waiting worker.
     notified: usize,
-    /// Workers polling the FIFO for a short while before they wait (see [`SPIN`]).
-    spinning: usize,
-    /// Jobs queued for a polling worker to take (no wake-up sent for them).
-    spin_claims: usize,
+    /// A worker polls the FIFO for a short while before it waits (see [`SPIN`]; one at a time).
+    /// While it does, the job a submit puts into the empty FIFO is left to it (no wake-up).
+    spinning: bool,
     limit: usize,
     /// Nice value workers run at (applied by each worker before its next job).
     nice: i32,
@@ -93,8 +92,7 @@ impl Pool {
                 busy: 0,
                 idle: 0,
                 notified: 0,
-                spinning: 0,
-                spin_claims: 0,
+                spinning: false,
                 limit: limit.max(1),
                 nice: DEFAULT_WORKER_NICE,
             }),
@@ -151,8 +149,7 @@ impl Pool {
             let mut st = self.lock();
             st.queue.push_back(job);
             self.queued.store(st.queue.len(), Ordering::Release);
-            if st.spinning > st.spin_claims {
-                st.spin_claims += 1;
+            if st.spinning && st.queue.len() == 1 {
                 (false, false)
             } else if st.idle > st.notified {
                 st.notified += 1;
@@ -231,13 +228,12 @@ impl Pool {
                 self.run(job);
                 st = self.lock();
                 st.busy -= 1;
-                if st.queue.is_empty() && st.spinning == 0 {
-                    st.spinning += 1;
+                if st.queue.is_empty() && !st.spinning {
+                    st.spinning = true;
                     drop(st);
                     self.poll_queue();
                     st = self.lock();
-                    st.spinning -= 1;
-                    st.spin_claims = st.spin_claims.saturating_sub(1);
+                    st.spinning = false;
                 }
                 continue;
             }
@@ -315,8 +311,8 @@ mod tests {
         loop {
             {
                 let st = p.lock();
-                if st.idle == 1 && st.spinning == 0 {
-                    assert_eq!(st.spin_claims, 0);
+                if st.idle == 1 && !st.spinning {
+                    assert!(st.queue.is_empty());
                     break;
                 }
             }
