@@ -92,11 +92,11 @@ impl Writing {
     pub fn renamed(mut self) -> u64 {
         self.done = true;
         let mut dirs = lock();
-        let st = dirs.of(&self.dir);
-        st.writing -= 1;
         dirs.tickets += 1;
         let ticket = dirs.tickets;
+        // The state exists: this write has counted itself in `writing` since it started.
         let st = dirs.of(&self.dir);
+        st.writing -= 1;
         st.renamed = ticket;
         drop(dirs);
         shared().changed.notify_all();

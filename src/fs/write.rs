@@ -73,6 +73,7 @@ pub struct Visible {
 impl Visible {
     /// The second stage: fsyncs the directory (durable writes; best effort, see [`sync_dir`]),
     /// then releases the replaced file.
+    ///
     /// Other durable writes of the directory still on their way to their rename are waited
     /// for (briefly) so that one directory fsync covers them all.
     pub fn settle(self) {
