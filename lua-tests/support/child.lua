@@ -63,16 +63,11 @@ end
 ---`opts.timeout`: seconds before `timeout(1)` ends it.
 function C.nvim_cmd(name, args, opts)
   opts = opts or {}
-  local parts = { "env", "FSCACHE_LIB_DIR=" .. q(C.luajit_lib_dir) }
-  if opts.timeout then
-    parts[#parts + 1] = "timeout " .. opts.timeout
-  end
-  parts[#parts + 1] = opts.bare and "nvim -u NONE -i NONE -n --headless -l" or "nvim -l"
-  parts[#parts + 1] = q(C.children .. "/" .. name .. ".lua")
-  for _, a in ipairs(args or {}) do
-    parts[#parts + 1] = q(a)
-  end
-  return table.concat(parts, " ")
+  local nvim = opts.bare and "nvim -u NONE -i NONE -n --headless -l" or "nvim -l"
+  return C.lua_cmd(name, args, {
+    lib_dir = C.luajit_lib_dir,
+    lua = (opts.timeout and ("timeout " .. opts.timeout .. " ") or "") .. nvim,
+  })
 end
 
 ---Parses "key=value" lines into a table (repeated keys become lists under key .. "s").
