@@ -78,6 +78,32 @@ describe("get_many", function()
     end))
   end)
 
+  it("hands a big batch out a slice at a time, not all inside the call", function()
+    local paths = make(2000)
+    local slice = fscache.pool_stats().slice_ms
+    -- A 1 µs budget is spent by the first group of 32 paths (the budget is checked every 32):
+    -- the call hands out that group, the rest follow from later dispatches.
+    fscache.setup({ slice_ms = 0.001 })
+    local ok, err = pcall(function()
+      local before = fscache.pool_stats().pending
+      local entries
+      files:get_many(paths, function(e)
+        entries = e
+      end)
+      local started = fscache.pool_stats().pending - before
+      assert.is_true(started >= 32 and started <= 33, "paths handed out inside the call: " .. started)
+      assert.is_true(wait_until(function()
+        return entries ~= nil
+      end, 20000))
+      assert.are.equal(2000, #entries)
+      for i = 1, 2000, 111 do
+        assert.are.equal("content " .. i, entries[i].content)
+      end
+    end)
+    fscache.setup({ slice_ms = slice })
+    assert(ok, err)
+  end)
+
   it("{ json = true } decodes every file on the pool; .jsonc files accept comments", function()
     write_file(dir .. "/a.json", '{"a": 1}')
     write_file(dir .. "/b.jsonc", '{"b": 2, // comment\n}')

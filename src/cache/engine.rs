@@ -198,8 +198,9 @@ impl<L: Loader> Core<L> {
 
     /// Asynchronous batch: every path is got as by [`Core::get`], and `cb(entries, errors)` is
     /// called once, later, when the last one is answered. Returns a handle for [`Core::cancel`].
-    /// The paths are handed out in slices of the dispatch budget, so a big batch never holds
-    /// the loop longer than one slice.
+    /// The paths are handed out a slice at a time: a quarter of the dispatch budget inside the
+    /// call (the caller's own turn of the loop goes on after it), then what is left of each
+    /// dispatch, so a big batch never holds the loop longer than one slice.
     pub fn get_many(
         self: &Rc<Self>,
         lua: &Lua,
@@ -218,7 +219,7 @@ impl<L: Loader> Core<L> {
             .enumerate()
             .collect::<Vec<_>>()
             .into_iter();
-        self.hand_out(lua, handle, batch, rest)?;
+        self.hand_out(lua, handle, batch, rest, true)?;
         Ok(handle)
     }
 
@@ -230,10 +231,18 @@ impl<L: Loader> Core<L> {
         handle: u64,
         batch: Rc<Batch>,
         mut rest: BatchRest<L::Mode>,
+        first: bool,
     ) -> LuaResult<()> {
         let rt = self.runtime()?;
         let start = std::time::Instant::now();
-        let budget = rt.slice();
+        // A posted continuation gets what is left of its dispatch (it shares the slice with
+        // the deliveries before it); the first call, inside the caller's own code, a quarter
+        // of a slice: enough to fill the pool, while the caller may do more in the same turn.
+        let budget = if first {
+            rt.slice() / 4
+        } else {
+            rt.remaining().min(rt.slice())
+        };
         let mut n = 0usize;
         let mut more = false;
         for (i, (path, mode)) in rest.by_ref() {
@@ -247,7 +256,7 @@ impl<L: Loader> Core<L> {
         let core = Rc::clone(self);
         rt.post(move |lua: &Lua| {
             if more {
-                return core.hand_out(lua, handle, batch, rest);
+                return core.hand_out(lua, handle, batch, rest, false);
             }
             core.state.borrow_mut().jobs.batches.remove(&handle);
             batch.submitted(lua)
