@@ -89,6 +89,37 @@ describe("runtime", function()
     assert.is_true(slices > 1)
   end)
 
+  it("on one CPU, read workers pause while run_ahead results wait (elsewhere they never do)", function()
+    local C = require("support.child")
+    local n = 1000
+    make_files(dir, n)
+    local function stats(out)
+      local t = {}
+      for k, v in out:gmatch("(%w[%w_]*)=(%d+)") do
+        t[k] = tonumber(v)
+      end
+      return t
+    end
+    -- Pinned to one CPU: the workers stop once 128 results wait (each worker may have found
+    -- room for one last job), and every result is still delivered, in full, afterwards.
+    local rc, out = C.run("taskset -c 0 " .. C.lua_cmd("run_ahead", { dir, tostring(n) }))
+    assert.are.equal(0, rc, out)
+    local s = stats(out)
+    assert.are.equal(128, s.run_ahead, out)
+    assert.is_true(s.waiting >= 128 and s.waiting < 128 + s.threads, out)
+    assert.are.equal(n, s.delivered_ok, out)
+    -- With every CPU: no bound (unless the machine itself has one CPU), nothing held.
+    rc, out = C.run(C.lua_cmd("run_ahead", { dir, tostring(n) }))
+    assert.are.equal(0, rc, out)
+    s = stats(out)
+    if s.run_ahead == 0 then
+      assert.are.equal(n, s.waiting, out)
+    else
+      assert.are.equal(128, s.run_ahead, out)
+    end
+    assert.are.equal(n, s.delivered_ok, out)
+  end)
+
   it("survives coroutines dropped while their reads are in flight", function()
     make_files(dir, 50)
     local files = fscache.FileCache.new()

@@ -187,6 +187,8 @@ fn native(lua: &Lua) -> LuaResult<LuaTable> {
             t.set("queued", queued)?;
             t.set("pending", rt.pending())?;
             t.set("delivered", rt.delivered())?;
+            t.set("waiting", rt.waiting())?;
+            t.set("run_ahead", rt.run_ahead().unwrap_or(0))?;
             t.set("slice_ms", rt.slice().as_secs_f64() * 1000.0)?;
             t.set("worker_nice", rt.pool().nice())?;
             t.set("write_threads", rt.lane().pool().limit())?;

@@ -48,6 +48,8 @@
 ---@field queued integer
 ---@field pending integer
 ---@field delivered integer
+---@field waiting integer results of finished jobs waiting to be delivered
+---@field run_ahead integer read workers pause while this many results wait (one CPU only; 0: never)
 ---@field slice_ms number
 ---@field worker_nice integer nice value of the pool threads
 ---@field write_threads integer threads of the write lane
@@ -309,7 +311,7 @@ function fscache.empty_object() end
 ---@param opts fscache.SetupOptions
 function fscache.setup(opts) end
 
----Runtime counters: the pool (threads, running, queued, pending, delivered, slice_ms,
+---Runtime counters: the pool (threads, running, queued, pending, delivered, waiting, run_ahead, slice_ms,
 ---worker_nice), the write lane (write_threads, writes_running, writes_queued) and the watcher
 ---(watching, watches, watch_limit, watched_paths, watch_events, watch_inflight).
 ---@return fscache.PoolStats

@@ -109,7 +109,7 @@ function M.await(start)
   return await.await(start, "fscache.await", "a callback API", "fscache.block_on")
 end
 
----Runtime counters: the pool (threads, running, queued, pending, delivered, slice_ms,
+---Runtime counters: the pool (threads, running, queued, pending, delivered, waiting, run_ahead, slice_ms,
 ---worker_nice) and the watcher (watching, watches, watch_limit, watched_paths, watch_events,
 ---watch_inflight).
 ---@return fscache.PoolStats

@@ -75,8 +75,9 @@ impl Runtime {
     /// A runtime with its own wake-up descriptor and pool front.
     pub fn new() -> std::io::Result<Runtime> {
         let queue = Arc::new(CompletionQueue::new(Waker::new()?));
+        queue.set_run_ahead(pool::shares_one_cpu().then_some(pool::RUN_AHEAD));
         Ok(Runtime {
-            pool: Pool::new(default_threads(), Arc::clone(&queue)),
+            pool: Pool::with_run_ahead(default_threads(), Arc::clone(&queue)),
             lane: Lane::new(DEFAULT_WRITE_THREADS, Arc::clone(&queue)),
             queue,
             handlers: RefCell::new(FastMap::default()),
@@ -129,6 +130,17 @@ impl Runtime {
             Some(d) => d.saturating_duration_since(Instant::now()),
             None => self.slice.get(),
         }
+    }
+
+    /// Results of finished jobs that wait for this thread (queued or in the backlog).
+    pub fn waiting(&self) -> usize {
+        self.queue.waiting()
+    }
+
+    /// How many waiting results hold the read pool's workers ([`pool::RUN_AHEAD`] when the
+    /// process runs on one CPU), if any bound applies.
+    pub fn run_ahead(&self) -> Option<usize> {
+        self.queue.run_ahead()
     }
 
     /// Jobs submitted whose handlers have not run yet.
@@ -277,9 +289,11 @@ impl Runtime {
             .set(Some(outer.map_or(deadline, |o| o.min(deadline))));
         let mut n = 0usize;
         let mut first_err = None;
+        let mut taken = 0usize;
         loop {
             let item = self.backlog.borrow_mut().pop_front();
             let Some((id, payload)) = item else { break };
+            taken += 1;
             let handler = self.handlers.borrow_mut().remove(&id);
             if let Some(handler) = handler {
                 n += 1;
@@ -292,6 +306,7 @@ impl Runtime {
             }
         }
         self.deadline.set(outer);
+        self.queue.taken(taken);
         self.delivered.set(self.delivered.get() + n as u64);
         if !self.backlog.borrow().is_empty() {
             self.queue.waker().wake();
@@ -314,6 +329,8 @@ impl Runtime {
 impl Drop for Runtime {
     /// The Lua state is closing: accepted writes still reach the disk (bounded wait).
     fn drop(&mut self) {
+        // Nobody takes results any more: held read workers run out their queue and go idle.
+        self.queue.set_run_ahead(None);
         if !self.lane.wait_idle(None, lane::deadline_after(FLUSH_LIMIT)) {
             crate::fs::remove_unfinished_temps();
         }

@@ -51,6 +51,31 @@ fn set_nice(nice: i32) {
 /// every worker poll made batches 11-32% slower.
 pub const SPIN: Duration = Duration::from_micros(50);
 
+/// How many completions may wait for the Lua thread before the read pool's workers stop taking
+/// jobs, when the workers share one CPU with it (see [`shares_one_cpu`]).
+///
+/// Why: on one CPU a worker with jobs queued keeps the CPU until the end of its time slice
+/// when the loop's thread wakes (its timer, results to deliver), so the loop waited in whole
+/// scheduler ticks (4 ms on a 250 Hz kernel) while a burst was read. Workers that stop once
+/// this many results wait give the CPU back within a few hundred microseconds. Measured with
+/// `benches/ab.sh` pinned to one CPU, 3 rounds: worst stall during a batch of 2,000 5.95 ->
+/// 2.78 ms, W5 15.0 -> 9.4 ms (after the caller's loop: 6.0 -> 2.5 ms), batch time per file
+/// unchanged (17.2 / 17.5 µs). A bound of 64 stalled less (2.3 ms) but cost 26-39% of batch
+/// and concurrent read throughput, 256 stalled 4.2 ms. On two or more CPUs the loop has its
+/// own, and the same bound cost a third of that throughput (batch 8.8 -> 11.7 µs a file,
+/// concurrent reads 10.1 -> 13.5) for little less stall (batch 3.0 -> 2.0 ms): off there.
+pub const RUN_AHEAD: usize = 128;
+
+/// How long a worker held by [`RUN_AHEAD`] waits before it looks again (wake-ups are
+/// explicit; this only bounds the cost of a missed one).
+const ROOM_WAIT: Duration = Duration::from_millis(5);
+
+/// True when this process may run on one CPU only (its affinity mask, or a cgroup CPU quota
+/// of one CPU or less): the Lua thread and the pool's workers then share it.
+pub fn shares_one_cpu() -> bool {
+    std::thread::available_parallelism().is_ok_and(|n| n.get() == 1)
+}
+
 /// How long a worker waits for work before its thread exits.
 pub const IDLE_EXIT: Duration = Duration::from_secs(5);
 
@@ -79,12 +104,26 @@ pub struct Pool {
     queued: AtomicUsize,
     work: Condvar,
     completions: Arc<CompletionQueue>,
+    /// Workers obey the completion queue's run-ahead bound (the read pool; never the write
+    /// lane, whose writes must land even when nobody takes their results).
+    bounded: bool,
 }
 
 impl Pool {
     /// A pool that runs at most `limit` jobs at once and reports to `completions`.
     pub fn new(limit: usize, completions: Arc<CompletionQueue>) -> Arc<Pool> {
+        Self::build(limit, completions, false)
+    }
+
+    /// [`Pool::new`] for reads: its workers take no new job while the completion queue is
+    /// [`full`](CompletionQueue::full) (see [`CompletionQueue::set_run_ahead`]).
+    pub fn with_run_ahead(limit: usize, completions: Arc<CompletionQueue>) -> Arc<Pool> {
+        Self::build(limit, completions, true)
+    }
+
+    fn build(limit: usize, completions: Arc<CompletionQueue>, bounded: bool) -> Arc<Pool> {
         Arc::new(Pool {
+            bounded,
             queued: AtomicUsize::new(0),
             state: Mutex::new(State {
                 queue: VecDeque::new(),
@@ -221,6 +260,12 @@ impl Pool {
                 st.threads -= 1;
                 return;
             }
+            if self.bounded && !st.queue.is_empty() && self.completions.full() {
+                drop(st);
+                self.completions.wait_room(ROOM_WAIT);
+                st = self.lock();
+                continue;
+            }
             if let Some(job) = st.queue.pop_front() {
                 self.queued.store(st.queue.len(), Ordering::Release);
                 st.busy += 1;
@@ -324,5 +369,82 @@ mod tests {
         }
         p.submit(job(&tx, 2));
         assert_eq!(rx.recv_timeout(Duration::from_secs(5)), Ok(2));
+    }
+
+    /// A job that reports completion `n` to the queue, as read jobs do.
+    fn reporting(n: u64) -> Job {
+        Box::new(move |q: &CompletionQueue| q.push((n, Box::new(()))))
+    }
+
+    /// Waits until `cond` holds (5 s at most).
+    fn eventually(mut cond: impl FnMut() -> bool) -> bool {
+        let until = std::time::Instant::now() + Duration::from_secs(5);
+        while std::time::Instant::now() < until {
+            if cond() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        cond()
+    }
+
+    /// The Lua thread's side: takes every waiting completion; returns how many.
+    fn deliver(q: &CompletionQueue) -> usize {
+        let n = q.take().len();
+        q.taken(n);
+        n
+    }
+
+    /// With the run-ahead bound on, the read pool's workers stop while that many results wait,
+    /// go on once the Lua thread takes them, and every job runs in the end.
+    #[test]
+    fn bounded_workers_pause_while_results_wait() {
+        let q = Arc::new(CompletionQueue::new(Waker::new().unwrap()));
+        q.set_run_ahead(Some(8));
+        let p = Pool::with_run_ahead(2, Arc::clone(&q));
+        for n in 0..40 {
+            p.submit(reporting(n));
+        }
+        assert!(eventually(|| q.waiting() >= 8));
+        std::thread::sleep(Duration::from_millis(30));
+        // Two workers may both have found room for one last job.
+        let held = q.waiting();
+        assert!((8..=9).contains(&held), "{held} results waiting");
+        assert!(p.load().1 > 0, "jobs should still be queued");
+        let mut got = 0;
+        assert!(eventually(|| {
+            got += deliver(&q);
+            got == 40
+        }));
+        assert_eq!(q.waiting(), 0);
+    }
+
+    /// A pool made with `Pool::new` (the write lane) ignores the bound: writes land even when
+    /// nobody takes their results.
+    #[test]
+    fn unbounded_pools_ignore_the_run_ahead_bound() {
+        let q = Arc::new(CompletionQueue::new(Waker::new().unwrap()));
+        q.set_run_ahead(Some(4));
+        let p = Pool::new(2, Arc::clone(&q));
+        for n in 0..20 {
+            p.submit(reporting(n));
+        }
+        assert!(eventually(|| q.waiting() == 20));
+    }
+
+    /// Lifting the bound (the runtime does when its Lua state closes) releases held workers.
+    #[test]
+    fn lifting_the_bound_releases_held_workers() {
+        let q = Arc::new(CompletionQueue::new(Waker::new().unwrap()));
+        q.set_run_ahead(Some(4));
+        let p = Pool::with_run_ahead(1, Arc::clone(&q));
+        for n in 0..20 {
+            p.submit(reporting(n));
+        }
+        assert!(eventually(|| q.waiting() >= 4));
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(q.waiting() < 20);
+        q.set_run_ahead(None);
+        assert!(eventually(|| q.waiting() == 20));
     }
 }
