@@ -394,15 +394,16 @@ print("COUNT " .. #seen)' -c 'checkhealth fscache' -c 'lua io.stdout:write(table
 vim.notify = function(msg, level) seen[#seen + 1] = level .. ":" .. msg end
 %s
 local s = require("fscache").pool_stats()
-print("THREADS " .. s.threads .. " SLICE " .. s.slice_ms .. " NICE " .. s.worker_nice .. " LIMIT " .. s.watch_limit)
+print("THREADS " .. s.threads .. " SLICE " .. s.slice_ms .. " NICE " .. s.worker_nice .. " LIMIT " .. s.watch_limit .. " AHEAD " .. s.run_ahead)
 for _, m in ipairs(seen) do print("NOTIFY " .. m) end' -c 'qa!']]):format(NVIM, ROOT, setting)
       )
     end
 
     it("configures the pool when the module loads", function()
-      local ok, out = nvim_with("vim.g.fscache = { threads = 3, slice_ms = 7, worker_nice = 5, watch_limit = 100 }")
+      local ok, out =
+        nvim_with("vim.g.fscache = { threads = 3, slice_ms = 7, worker_nice = 5, watch_limit = 100, run_ahead = 40 }")
       assert(ok, out)
-      assert.matches("THREADS 3 SLICE 7 NICE 5 LIMIT 100", out, 1, true)
+      assert.matches("THREADS 3 SLICE 7 NICE 5 LIMIT 100 AHEAD 40", out, 1, true)
       assert.is_nil(out:find("NOTIFY", 1, true), out)
     end)
 

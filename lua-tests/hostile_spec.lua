@@ -310,12 +310,12 @@ describe("hostile input to every public function", function()
     matrix("set_error_handler", fscache.set_error_handler, { function() end })
     fscache.set_error_handler(function() end)
     matrix("setup", fscache.setup, { {} })
-    for _, field in ipairs({ "threads", "slice_ms" }) do
+    for _, field in ipairs({ "threads", "slice_ms", "run_ahead" }) do
       for _, h in ipairs(hostile_values()) do
         probe("setup{" .. field .. "=" .. h[1] .. "}", fscache.setup, { { [field] = h[2] } }, 1)
       end
     end
-    fscache.setup({ threads = pool.threads, slice_ms = pool.slice_ms })
+    fscache.setup({ threads = pool.threads, slice_ms = pool.slice_ms, run_ahead = true })
     local start = function(done)
       done(1)
     end

@@ -1,5 +1,6 @@
 -- The runtime: bounded pool, manual fd + dispatch hosts, sliced delivery, lifetime.
 local fscache = require("fscache")
+local uv = test_uv
 
 local function make_files(dir, n)
   for i = 1, n do
@@ -118,6 +119,53 @@ describe("runtime", function()
       assert.are.equal(128, s.run_ahead, out)
     end
     assert.are.equal(n, s.delivered_ok, out)
+  end)
+
+  it("setup run_ahead: n holds read workers at n waiting results, false never, true is the default", function()
+    local n = 300
+    make_files(dir, n)
+    local files = fscache.FileCache.new()
+    local default = fscache.pool_stats().run_ahead
+    assert.is_true(default == 0 or default == 128, tostring(default))
+    local ok, err = pcall(function()
+      fscache.setup({ run_ahead = 16 })
+      assert.are.equal(16, fscache.pool_stats().run_ahead)
+      local done = 0
+      for i = 1, n do
+        files:get(("%s/f%04d"):format(dir, i), function(e)
+          if e and e.content == tostring(i) then
+            done = done + 1
+          end
+        end)
+      end
+      -- Nothing is delivered while this thread sleeps: the workers stop at the bound.
+      uv.sleep(200)
+      local s = fscache.pool_stats()
+      assert.is_true(s.waiting >= 16 and s.waiting < 16 + s.threads, ("%d waiting"):format(s.waiting))
+      -- Lifted: the held workers read the rest, still with nothing delivered.
+      fscache.setup({ run_ahead = false })
+      assert.are.equal(0, fscache.pool_stats().run_ahead)
+      local all = false
+      for _ = 1, 500 do
+        if fscache.pool_stats().waiting == n then
+          all = true
+          break
+        end
+        uv.sleep(10)
+      end
+      assert.is_true(all, "waiting: " .. fscache.pool_stats().waiting)
+      assert.is_true(wait_until(function()
+        return done == n
+      end))
+      for _, bad in ipairs({ 0, 1, 1.5, -3, 2 ^ 40, "8", {} }) do
+        local okb, msg = pcall(fscache.setup, { run_ahead = bad })
+        assert.is_false(okb)
+        assert.matches("bad option 'run_ahead' to 'setup' (integer 2..1000000, true or false expected", msg, 1, true)
+      end
+    end)
+    fscache.setup({ run_ahead = true })
+    assert(ok, err)
+    assert.are.equal(default, fscache.pool_stats().run_ahead)
   end)
 
   it("survives coroutines dropped while their reads are in flight", function()

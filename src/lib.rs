@@ -124,6 +124,23 @@ fn setup(lua: &Lua, opts: Option<LuaTable>) -> LuaResult<()> {
     if let Some(d) = options::ms_option(&opts, "slice_ms", F)? {
         rt.set_slice(d);
     }
+    match opts.get::<LuaValue>("run_ahead")? {
+        LuaValue::Nil => {}
+        LuaValue::Boolean(auto) => {
+            rt.set_run_ahead(auto.then(runtime::default_run_ahead).flatten())
+        }
+        v => match options::int_in(&v, &(2..=1_000_000)) {
+            Some(n) => rt.set_run_ahead(Some(n as usize)),
+            None => {
+                return Err(options::bad_option(
+                    "run_ahead",
+                    F,
+                    "integer 2..1000000, true or false",
+                    &v,
+                ))
+            }
+        },
+    }
     Ok(())
 }
 

@@ -94,6 +94,7 @@
 ---@field worker_nice? integer nice value of the pool threads, 0..19 (default 10)
 ---@field write_threads? integer threads of the write lane, 1..64 (default 4)
 ---@field watch_limit? integer|false inotify watches used to validate hits without a pool trip (false or 0: off)
+---@field run_ahead? integer|boolean read workers pause while this many results wait (false: never; true, the default: 128 on one CPU only)
 
 ---@alias fscache.ErrorCode string errno name ("ENOENT", "EACCES", ...) or "EJSON"
 

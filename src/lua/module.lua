@@ -89,8 +89,9 @@ end
 ---Pool settings: `threads` (jobs in flight), `slice_ms` (dispatch time budget), `worker_nice`
 ---(0..19, default 10: pool threads yield the CPU to the loop), `watch_limit` (inotify watches
 ---used to validate hits without a pool trip; 0 or false turns that off), `write_threads`
----(threads of the write lane, 1..64, default 4).
----@param opts { threads?: integer, slice_ms?: number, worker_nice?: integer, watch_limit?: integer|false, write_threads?: integer }
+---(threads of the write lane, 1..64, default 4), `run_ahead` (read workers pause while this
+---many results wait; false: never; true, the default: 128 when the process has one CPU).
+---@param opts { threads?: integer, slice_ms?: number, worker_nice?: integer, watch_limit?: integer|false, write_threads?: integer, run_ahead?: integer|boolean }
 function M.setup(opts)
   if opts ~= nil and type(opts) ~= "table" then
     error("bad argument #1 to 'setup' (table expected, got " .. type(opts) .. ")", 2)
@@ -129,7 +130,7 @@ function M.flush_writes(timeout_ms)
 end
 
 -- End-user settings: `vim.g.fscache = { threads = ..., worker_nice = ..., watch_limit = ...,
--- slice_ms = ... }`, applied once when the module loads (process-wide, like setup). Each option
+-- slice_ms = ..., write_threads = ..., run_ahead = ... }`, applied once when the module loads (process-wide, like setup). Each option
 -- is applied on its own: a bad or unknown one is a warning naming it, never a failed require.
 if await.in_nvim and type(vim.g) == "table" then
   local opts = vim.g.fscache
@@ -137,8 +138,8 @@ if await.in_nvim and type(vim.g) == "table" then
     vim.notify("fscache: " .. msg, vim.log.levels.WARN)
   end
   if type(opts) == "table" then
-    local known = { threads = 1, worker_nice = 2, watch_limit = 3, slice_ms = 4, write_threads = 5 }
-    for _, key in ipairs({ "threads", "worker_nice", "watch_limit", "slice_ms", "write_threads" }) do
+    local known = { threads = 1, worker_nice = 2, watch_limit = 3, slice_ms = 4, write_threads = 5, run_ahead = 6 }
+    for _, key in ipairs({ "threads", "worker_nice", "watch_limit", "slice_ms", "write_threads", "run_ahead" }) do
       if opts[key] ~= nil then
         local ok, err = pcall(native.setup, { [key] = opts[key] })
         if not ok then
@@ -151,7 +152,7 @@ if await.in_nvim and type(vim.g) == "table" then
     for key in pairs(opts) do
       if not known[key] then
         warn(
-          ("vim.g.fscache: unknown option %s (known: threads, worker_nice, watch_limit, slice_ms, write_threads)"):format(
+          ("vim.g.fscache: unknown option %s (known: threads, worker_nice, watch_limit, slice_ms, write_threads, run_ahead)"):format(
             tostring(key)
           )
         )

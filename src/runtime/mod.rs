@@ -48,6 +48,12 @@ fn typed<T: 'static>(
     })
 }
 
+/// The run-ahead bound a runtime starts with: [`pool::RUN_AHEAD`] when the process may use one
+/// CPU only (see [`pool::shares_one_cpu`]), else none.
+pub fn default_run_ahead() -> Option<usize> {
+    pool::shares_one_cpu().then_some(pool::RUN_AHEAD)
+}
+
 /// Default number of pool jobs in flight.
 pub fn default_threads() -> usize {
     let n = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -75,7 +81,7 @@ impl Runtime {
     /// A runtime with its own wake-up descriptor and pool front.
     pub fn new() -> std::io::Result<Runtime> {
         let queue = Arc::new(CompletionQueue::new(Waker::new()?));
-        queue.set_run_ahead(pool::shares_one_cpu().then_some(pool::RUN_AHEAD));
+        queue.set_run_ahead(default_run_ahead());
         Ok(Runtime {
             pool: Pool::with_run_ahead(default_threads(), Arc::clone(&queue)),
             lane: Lane::new(DEFAULT_WRITE_THREADS, Arc::clone(&queue)),
@@ -135,6 +141,12 @@ impl Runtime {
     /// Results of finished jobs that wait for this thread (queued or in the backlog).
     pub fn waiting(&self) -> usize {
         self.queue.waiting()
+    }
+
+    /// Sets the run-ahead bound (`setup{ run_ahead }`): `Some(n)` holds the read pool's workers
+    /// while `n` results wait, whatever the CPU count; `None` never holds them.
+    pub fn set_run_ahead(&self, bound: Option<usize>) {
+        self.queue.set_run_ahead(bound);
     }
 
     /// How many waiting results hold the read pool's workers ([`pool::RUN_AHEAD`] when the
