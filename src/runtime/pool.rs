@@ -388,6 +388,27 @@ mod tests {
         cond()
     }
 
+    /// A completion queue bounded at `bound`, and a pool of `width` workers (obeying the bound
+    /// when `bounded`, as the read pool does) given `jobs` reporting jobs.
+    fn loaded(
+        bound: usize,
+        width: usize,
+        bounded: bool,
+        jobs: u64,
+    ) -> (Arc<CompletionQueue>, Arc<Pool>) {
+        let q = Arc::new(CompletionQueue::new(Waker::new().unwrap()));
+        q.set_run_ahead(Some(bound));
+        let p = if bounded {
+            Pool::with_run_ahead(width, Arc::clone(&q))
+        } else {
+            Pool::new(width, Arc::clone(&q))
+        };
+        for n in 0..jobs {
+            p.submit(reporting(n));
+        }
+        (q, p)
+    }
+
     /// The Lua thread's side: takes every waiting completion; returns how many.
     fn deliver(q: &CompletionQueue) -> usize {
         let n = q.take().len();
@@ -399,12 +420,7 @@ mod tests {
     /// go on once the Lua thread takes them, and every job runs in the end.
     #[test]
     fn bounded_workers_pause_while_results_wait() {
-        let q = Arc::new(CompletionQueue::new(Waker::new().unwrap()));
-        q.set_run_ahead(Some(8));
-        let p = Pool::with_run_ahead(2, Arc::clone(&q));
-        for n in 0..40 {
-            p.submit(reporting(n));
-        }
+        let (q, p) = loaded(8, 2, true, 40);
         assert!(eventually(|| q.waiting() >= 8));
         std::thread::sleep(Duration::from_millis(30));
         // Two workers may both have found room for one last job.
@@ -423,24 +439,14 @@ mod tests {
     /// nobody takes their results.
     #[test]
     fn unbounded_pools_ignore_the_run_ahead_bound() {
-        let q = Arc::new(CompletionQueue::new(Waker::new().unwrap()));
-        q.set_run_ahead(Some(4));
-        let p = Pool::new(2, Arc::clone(&q));
-        for n in 0..20 {
-            p.submit(reporting(n));
-        }
+        let (q, _pool) = loaded(4, 2, false, 20);
         assert!(eventually(|| q.waiting() == 20));
     }
 
     /// Lifting the bound (the runtime does when its Lua state closes) releases held workers.
     #[test]
     fn lifting_the_bound_releases_held_workers() {
-        let q = Arc::new(CompletionQueue::new(Waker::new().unwrap()));
-        q.set_run_ahead(Some(4));
-        let p = Pool::with_run_ahead(1, Arc::clone(&q));
-        for n in 0..20 {
-            p.submit(reporting(n));
-        }
+        let (q, _pool) = loaded(4, 1, true, 20);
         assert!(eventually(|| q.waiting() >= 4));
         std::thread::sleep(Duration::from_millis(20));
         assert!(q.waiting() < 20);
