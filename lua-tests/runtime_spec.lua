@@ -168,6 +168,38 @@ describe("runtime", function()
     assert.are.equal(default, fscache.pool_stats().run_ahead)
   end)
 
+  it("a callback that blocks on a read while the run-ahead bound holds the pool is not stuck", function()
+    local n = 40
+    make_files(dir, n + 1)
+    local files = fscache.FileCache.new()
+    fscache.setup({ run_ahead = 4 })
+    local ok, err = pcall(function()
+      local delivered, inner = 0, nil
+      for i = 1, n do
+        files:get(("%s/f%04d"):format(dir, i), function()
+          delivered = delivered + 1
+          if delivered == 4 then
+            -- Four results were taken by this dispatch: they no longer hold the workers, so the
+            -- read this callback waits for (queued behind the other 36) gets done.
+            inner = fscache.block_on(function()
+              return files:get_async(("%s/f%04d"):format(dir, n + 1))
+            end, 5000)
+          end
+        end)
+      end
+      uv.sleep(100) -- the workers stop at the bound: 4 results (or one per worker more) wait
+      assert.is_true(fscache.pool_stats().waiting >= 4)
+      fscache.dispatch(5000)
+      assert.is_table(inner)
+      assert.are.equal(tostring(n + 1), inner.content)
+      assert.is_true(wait_until(function()
+        return delivered == n
+      end))
+    end)
+    fscache.setup({ run_ahead = true })
+    assert(ok, err)
+  end)
+
   it("survives coroutines dropped while their reads are in flight", function()
     make_files(dir, 50)
     local files = fscache.FileCache.new()

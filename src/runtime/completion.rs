@@ -90,18 +90,14 @@ impl CompletionQueue {
         self.run_ahead().is_some_and(|b| self.waiting() >= b)
     }
 
-    /// The Lua thread took `n` completions off its backlog: wakes blocked workers once fewer
-    /// than half the bound wait.
+    /// The Lua thread took `n` completions off its backlog: wakes blocked workers when fewer
+    /// than half the bound now wait and at least that many did before (workers block only at
+    /// the full bound, so every blocked worker sees this crossing).
     pub fn taken(&self, n: usize) {
-        if n == 0 {
-            return;
-        }
-        let left = self
-            .waiting
-            .fetch_sub(n, Ordering::AcqRel)
-            .saturating_sub(n);
+        let before = self.waiting.fetch_sub(n, Ordering::AcqRel);
         if let Some(b) = self.run_ahead() {
-            if left < b / 2 {
+            let low = b / 2;
+            if before >= low && before.saturating_sub(n) < low {
                 self.release();
             }
         }

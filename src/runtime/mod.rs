@@ -301,11 +301,13 @@ impl Runtime {
             .set(Some(outer.map_or(deadline, |o| o.min(deadline))));
         let mut n = 0usize;
         let mut first_err = None;
-        let mut taken = 0usize;
         loop {
             let item = self.backlog.borrow_mut().pop_front();
             let Some((id, payload)) = item else { break };
-            taken += 1;
+            // Counted as it is taken, not at the end of the slice: a handler that blocks for
+            // another result (block_on in a callback) must not find the workers held by
+            // results this slice has already taken.
+            self.queue.taken(1);
             let handler = self.handlers.borrow_mut().remove(&id);
             if let Some(handler) = handler {
                 n += 1;
@@ -318,7 +320,6 @@ impl Runtime {
             }
         }
         self.deadline.set(outer);
-        self.queue.taken(taken);
         self.delivered.set(self.delivered.get() + n as u64);
         if !self.backlog.borrow().is_empty() {
             self.queue.waker().wake();
