@@ -57,13 +57,17 @@ pub const SPIN: Duration = Duration::from_micros(50);
 /// Why: on one CPU a worker with jobs queued keeps the CPU until the end of its time slice
 /// when the loop's thread wakes (its timer, results to deliver), so the loop waited in whole
 /// scheduler ticks (4 ms on a 250 Hz kernel) while a burst was read. Workers that stop once
-/// this many results wait give the CPU back within a few hundred microseconds. Measured with
-/// `benches/ab.sh` pinned to one CPU, 3 rounds: worst stall during a batch of 2,000 5.95 ->
-/// 2.78 ms, W5 15.0 -> 9.4 ms (after the caller's loop: 6.0 -> 2.5 ms), batch time per file
-/// unchanged (17.2 / 17.5 µs). A bound of 64 stalled less (2.3 ms) but cost 26-39% of batch
-/// and concurrent read throughput, 256 stalled 4.2 ms. On two or more CPUs the loop has its
-/// own, and the same bound cost a third of that throughput (batch 8.8 -> 11.7 µs a file,
-/// concurrent reads 10.1 -> 13.5) for little less stall (batch 3.0 -> 2.0 ms): off there.
+/// this many results wait give the CPU back within a few hundred microseconds. The price is
+/// throughput: the loop and the workers take turns more often. `benches/ab.sh` pinned to one
+/// CPU, 3 rounds on a quiet machine: worst stall during a batch of 2,000 5.94 -> 2.19 ms, W5
+/// 12.9 -> 8.5 ms (after the caller's loop: 6.0 -> 2.0 ms); batch 13.9 -> 18.7 µs a file,
+/// 2,000 concurrent reads 17.5 -> 19.3 µs, sequential reads unchanged, the loop thread's CPU
+/// during W5 21.4 -> 27.0 ms (the same instructions, callgrind: more switches, colder caches).
+/// Resuming the workers at a quarter or at none of the bound instead of half: the same. A
+/// bound of 64 stalled 2.3 ms at a higher price, 256 stalled 4.2 ms. On two or more CPUs the
+/// loop has its own, and the same bound cost a third of batch and concurrent-read throughput
+/// (8.8 -> 11.7 µs a file, 10.1 -> 13.5 µs) for little less stall (3.0 -> 2.0 ms): off there.
+/// `setup{ run_ahead = false }` turns it off on one CPU too.
 pub const RUN_AHEAD: usize = 128;
 
 /// How long a worker held by [`RUN_AHEAD`] waits before it looks again (wake-ups are
