@@ -165,6 +165,86 @@ describe("watcher-validated hits", function()
     end)
   end)
 
+  it("a watch kept after its cache went away never vouches for a directory that replaced it", function()
+    local sub = dir .. "/kept"
+    assert(uv.fs_mkdir(sub, 493))
+    local paths = make_files(sub, 20, "first")
+    run_async(function()
+      local gone = fscache.FileCache.new()
+      assert.are.equal(20, cache_all(gone, paths))
+      gone = nil -- luacheck: ignore (dropped: its directory watches are kept a while, unused)
+      collectgarbage()
+      collectgarbage()
+      -- The directory is replaced while only the kept watch (on the old inode) exists.
+      assert(os.rename(sub, dir .. "/kept.old"))
+      assert(uv.fs_mkdir(sub, 493))
+      make_files(sub, 20, "second")
+      cache_all(files, paths)
+      for i, p in ipairs(paths) do
+        assert.are.equal(("second %d\n"):format(i), assert(files:get_async(p)).content)
+      end
+      -- Changes in the new directory must be seen, through a watch on it (or by stat).
+      make_files(sub, 20, "third")
+      for i, p in ipairs(paths) do
+        assert.are.equal(("third %d\n"):format(i), assert(files:get_async(p)).content)
+      end
+    end)
+  end)
+
+  it("a cache dropped and made again gets its directory watches back without new ones", function()
+    -- Adding a watch to a directory walks every entry the kernel caches for it (milliseconds
+    -- for a busy /tmp); watches nobody needs are kept a while, so the second cache reuses them.
+    local C = require("support.child")
+    write_file(dir .. "/f", "kept")
+    local trace = dir .. "/trace"
+    local rc, out = C.run(
+      "strace -f -qq -e trace=inotify_add_watch,inotify_rm_watch -o "
+        .. C.q(trace)
+        .. " "
+        .. C.lua_cmd("kept_watch", { dir })
+    )
+    assert.are.equal(0, rc, out)
+    assert.matches("content=kept", out, 1, true)
+    local text = read_file(trace) or ""
+    local adds, removes = 0, 0
+    for target in text:gmatch('inotify_add_watch%(%d+, "([^"]*)"') do
+      if target == dir then
+        adds = adds + 1
+      end
+    end
+    for _ in text:gmatch("inotify_rm_watch%(") do
+      removes = removes + 1
+    end
+    assert.are.equal(1, adds, text)
+    assert.are.equal(0, removes, text)
+  end)
+
+  it("removes kept watches once nobody has needed them for a few seconds", function()
+    local sub = dir .. "/expire"
+    assert(uv.fs_mkdir(sub, 493))
+    write_file(sub .. "/f", "x")
+    write_file(dir .. "/other", "y")
+    write_file(dir .. "/third", "z")
+    local function read_and_drop(path)
+      local c = fscache.FileCache.new()
+      assert(c:get_sync(path))
+      c = nil -- luacheck: ignore
+      collectgarbage()
+      collectgarbage()
+    end
+    read_and_drop(dir .. "/other") -- the ancestors' watches exist before counting
+    read_and_drop(sub .. "/f")
+    local kept = fscache.pool_stats().watches
+    -- Removal runs in rounds at releases, each taking what was given up before the previous
+    -- round: two rounds 2 s apart remove what was given up before the first.
+    for _ = 1, 2 do
+      uv.sleep(2100)
+      read_and_drop(dir .. "/third")
+    end
+    local now = fscache.pool_stats().watches
+    assert.is_true(now < kept, ("%d watches, %d before"):format(now, kept))
+  end)
+
   it("sees a grandparent directory renamed away and replaced", function()
     local top = dir .. "/top"
     assert(uv.fs_mkdir(top, 493))

@@ -47,6 +47,14 @@ use table::Table;
 /// How long ago events may have been read before a read in a new directory reads them again.
 const STALE: Duration = Duration::from_millis(1);
 
+/// How long a watch nobody needs any more is kept before it is removed (2 to 4 s in practice).
+/// Adding a watch to a directory walks every entry the kernel caches for it: 7-8 ms for a
+/// `/tmp` that has seen many files come and go (`strace -T`), in a kernel path that, on one
+/// CPU, the loop's thread waits out. A cache dropped and made again (a plugin that builds one
+/// per operation, each repetition of `make bench`) re-added every ancestor's watch each time;
+/// a watch still held is handed back by the kernel in microseconds.
+const LINGER: Duration = Duration::from_secs(2);
+
 /// Default bound on watch descriptors per Lua state: a quarter of the per-user kernel limit,
 /// at most 32,768 (editors, language servers and file managers share that limit).
 pub fn default_limit() -> usize {
@@ -282,6 +290,9 @@ pub struct Watcher {
     events_read_at: Cell<Option<Instant>>,
     /// Watches removed so far (see [`Watcher::epoch`]).
     removed: Cell<u64>,
+    /// When the watches given up before the last removal round ([`Watcher::flush`]) are due,
+    /// and how many of the table's pending removals they are.
+    linger: Cell<Option<(Instant, usize)>>,
 }
 
 impl Default for Watcher {
@@ -299,6 +310,7 @@ impl Watcher {
             limit: Cell::new(limit),
             events_read_at: Cell::new(None),
             removed: Cell::new(0),
+            linger: Cell::new(None),
         }
     }
 
@@ -359,11 +371,21 @@ impl Watcher {
         if self.limit.get() == 0 || !watchable(path) || !self.ensure() {
             return None;
         }
+        let full = |w: &Watcher| {
+            w.inner
+                .borrow()
+                .as_ref()
+                .is_none_or(|i| i.table.watches() + i.table.inflight() >= w.limit.get())
+        };
+        if full(self) {
+            // Make room with the watches kept only in case they are needed again.
+            self.remove_pending(true);
+            if full(self) {
+                return None;
+            }
+        }
         let mut guard = self.inner.borrow_mut();
         let inner = guard.as_mut()?;
-        if inner.table.watches() + inner.table.inflight() >= self.limit.get() {
-            return None;
-        }
         let (mut stamp, dirs) = inner.table.arm(path, kind);
         drop(guard);
         if !dirs.is_empty()
@@ -439,16 +461,36 @@ impl Watcher {
         self.flush();
     }
 
-    /// Removes watches nobody needs any more (only while no read is in flight).
+    /// Removes watches nobody has needed for [`LINGER`] (only while no read is in flight):
+    /// the ones given up before the previous round, once that round is `LINGER` old.
     fn flush(&self) {
+        self.remove_pending(false);
+    }
+
+    /// [`Watcher::flush`]; with `all`, every pending watch now (the watch budget is reached).
+    fn remove_pending(&self, all: bool) {
         #[cfg(target_os = "linux")]
         if let Some(inner) = self.inner.borrow_mut().as_mut() {
-            for (dir, wd) in inner.table.take_removable() {
+            let now = Instant::now();
+            let due = match self.linger.get() {
+                _ if all => usize::MAX,
+                Some((at, n)) if now >= at => n,
+                Some(_) => return,
+                None => 0,
+            };
+            for (dir, wd) in inner.table.take_removable_first(due) {
                 inner.ino.remove(wd);
                 inner.ino.forget_dir(&dir, wd);
                 self.removed.set(self.removed.get() + 1);
             }
+            if due > 0 && inner.table.inflight() > 0 {
+                return; // nothing was removed: due again at the next round
+            }
+            let left = inner.table.pending_removal();
+            self.linger.set((left > 0).then(|| (now + LINGER, left)));
         }
+        #[cfg(not(target_os = "linux"))]
+        let _ = all;
     }
 
     /// (event generation, watches removed), or None when the watcher cannot vouch for anything.

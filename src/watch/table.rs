@@ -322,13 +322,28 @@ impl Table {
         }
     }
 
+    /// Watch descriptors given up and not removed yet.
+    pub fn pending_removal(&self) -> usize {
+        self.pending_rm.len()
+    }
+
     /// Watch descriptors no longer needed, once no read is in flight (a read in flight may rely
-    /// on one). Each is returned with its directory.
+    /// on one). Each is returned with its directory. (The watcher removes them in rounds, with
+    /// [`Table::take_removable_first`].)
+    #[cfg(test)]
     pub fn take_removable(&mut self) -> Vec<(Arc<[u8]>, i32)> {
-        if self.inflight > 0 || self.pending_rm.is_empty() {
+        self.take_removable_first(usize::MAX)
+    }
+
+    /// [`Table::take_removable`] for the `n` descriptors given up first (those given up later
+    /// stay pending). Until a pending descriptor is removed it keeps reporting events, and a
+    /// read that needs its directory again gets it back without a new watch.
+    pub fn take_removable_first(&mut self, n: usize) -> Vec<(Arc<[u8]>, i32)> {
+        if self.inflight > 0 || self.pending_rm.is_empty() || n == 0 {
             return Vec::new();
         }
-        let mut wds = std::mem::take(&mut self.pending_rm);
+        let n = n.min(self.pending_rm.len());
+        let mut wds: Vec<i32> = self.pending_rm.drain(..n).collect();
         wds.sort_unstable();
         wds.dedup();
         let mut out = Vec::with_capacity(wds.len());
