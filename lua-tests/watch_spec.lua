@@ -36,6 +36,13 @@ local function cache_all(files, paths)
   return files:stats().fast_hits - before
 end
 
+-- Gets every path now (inside a coroutine) and checks its content is "<tag> <i>\n".
+local function expect_all(files, paths, tag)
+  for i, p in ipairs(paths) do
+    assert.are.equal(("%s %d\n"):format(tag, i), assert(files:get_async(p)).content)
+  end
+end
+
 describe("watcher-validated hits", function()
   local dir, files
   before_each(function()
@@ -150,25 +157,26 @@ describe("watcher-validated hits", function()
     end)
   end)
 
-  it("sees a directory on the path renamed away and replaced", function()
-    local sub = dir .. "/sub"
+  -- A new directory `name` under the test's directory holding `n` files tagged "first".
+  local function subdir(name, n)
+    local sub = dir .. "/" .. name
     assert(uv.fs_mkdir(sub, 493))
-    local paths = make_files(sub, 50, "first")
+    return sub, make_files(sub, n, "first")
+  end
+
+  it("sees a directory on the path renamed away and replaced", function()
+    local sub, paths = subdir("sub", 50)
     run_async(function()
       assert.are.equal(50, cache_all(files, paths))
       assert(os.rename(sub, dir .. "/sub.old"))
       assert(uv.fs_mkdir(sub, 493))
       make_files(sub, 50, "second")
-      for i, p in ipairs(paths) do
-        assert.are.equal(("second %d\n"):format(i), assert(files:get_async(p)).content)
-      end
+      expect_all(files, paths, "second")
     end)
   end)
 
   it("a watch kept after its cache went away never vouches for a directory that replaced it", function()
-    local sub = dir .. "/kept"
-    assert(uv.fs_mkdir(sub, 493))
-    local paths = make_files(sub, 20, "first")
+    local sub, paths = subdir("kept", 20)
     run_async(function()
       local gone = fscache.FileCache.new()
       assert.are.equal(20, cache_all(gone, paths))
@@ -180,14 +188,10 @@ describe("watcher-validated hits", function()
       assert(uv.fs_mkdir(sub, 493))
       make_files(sub, 20, "second")
       cache_all(files, paths)
-      for i, p in ipairs(paths) do
-        assert.are.equal(("second %d\n"):format(i), assert(files:get_async(p)).content)
-      end
+      expect_all(files, paths, "second")
       -- Changes in the new directory must be seen, through a watch on it (or by stat).
       make_files(sub, 20, "third")
-      for i, p in ipairs(paths) do
-        assert.are.equal(("third %d\n"):format(i), assert(files:get_async(p)).content)
-      end
+      expect_all(files, paths, "third")
     end)
   end)
 
@@ -220,9 +224,7 @@ describe("watcher-validated hits", function()
   end)
 
   it("removes kept watches once nobody has needed them for a few seconds", function()
-    local sub = dir .. "/expire"
-    assert(uv.fs_mkdir(sub, 493))
-    write_file(sub .. "/f", "x")
+    local _, in_sub = subdir("expire", 1)
     write_file(dir .. "/other", "y")
     write_file(dir .. "/third", "z")
     local function read_and_drop(path)
@@ -233,7 +235,7 @@ describe("watcher-validated hits", function()
       collectgarbage()
     end
     read_and_drop(dir .. "/other") -- the ancestors' watches exist before counting
-    read_and_drop(sub .. "/f")
+    read_and_drop(in_sub[1])
     local kept = fscache.pool_stats().watches
     -- Removal runs in rounds at releases, each taking what was given up before the previous
     -- round: two rounds 2 s apart remove what was given up before the first.
@@ -256,9 +258,7 @@ describe("watcher-validated hits", function()
       assert(uv.fs_mkdir(top, 493))
       assert(uv.fs_mkdir(top .. "/mid", 493))
       make_files(top .. "/mid", 20, "second")
-      for i, p in ipairs(paths) do
-        assert.are.equal(("second %d\n"):format(i), assert(files:get_async(p)).content)
-      end
+      expect_all(files, paths, "second")
     end)
   end)
 
