@@ -35,8 +35,9 @@ BENCH_OUT="$OUT" $PIN nvim -u NONE -i NONE -n --headless -l benches/writes.lua
 BENCH_OUT="$OUT" BENCH_NATIVE="$NATIVE" BENCH_PIN="$CPU" \
   $PIN nvim -u NONE -i NONE -n --headless -l benches/bench.lua
 # Other standalone benches (each writes its own <name>.md into $OUT): the eviction trace,
-# batches, cached metadata (root lookups vs vim.fs.root, stat hits).
-for extra in eviction batch meta; do
+# batches, cached metadata (root lookups vs vim.fs.root, stat hits), and where the time of the
+# workloads with a missed target goes (Lua thread and pool CPU per operation, and their floors).
+for extra in eviction batch meta floors; do
   BENCH_OUT="$OUT" $PIN nvim -u NONE -i NONE -n --headless -l "benches/$extra.lua"
 done
 gnuplot -e "datafile='$OUT/chart.dat'; outfile='$OUT/chart.png'" benches/chart.gp
