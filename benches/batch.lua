@@ -138,12 +138,5 @@ out[#out + 1] = ("targets: batch ≤ 8 µs per file: %s (%.2f); worst stall duri
   rows[1][4] <= 3 and "met" or "NOT met",
   rows[1][4]
 )
-local text = table.concat(out, "\n")
-print(text)
-local od = os.getenv("BENCH_OUT")
-if od then
-  local f = assert(io.open(od .. "/batch.md", "wb"))
-  f:write(text, "\n")
-  f:close()
-end
+measure.publish("batch", out)
 vim.fn.delete(dir, "rf")

@@ -9,6 +9,7 @@
 
 package.cpath = "./lua/?.so;" .. package.cpath
 local fscache = require("fscache")
+local measure = require("benches.lib.measure")
 local uv = vim.uv
 
 local KIB = 1024
@@ -107,12 +108,5 @@ local out = {
   ("| fscache (S3-FIFO) | %.3f | %.3f |"):format(ratio(fs.hot_hits, fs.hot), ratio(fs.hits, fs.all)),
   ("| LRU (simulated) | %.3f | %.3f |"):format(ratio(lru.hot_hits, lru.hot), ratio(lru.hits, lru.all)),
 }
-local text = table.concat(out, "\n")
-print(text)
-local od = os.getenv("BENCH_OUT")
-if od then
-  local f = assert(io.open(od .. "/eviction.md", "wb"))
-  f:write(text, "\n")
-  f:close()
-end
+measure.publish("eviction", out)
 vim.fn.delete(dir, "rf")

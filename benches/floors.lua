@@ -33,8 +33,8 @@ for i = 1, N do
   missing[i] = ("%s/w1/missing%04d.txt"):format(fx.root, i)
 end
 
----Checks W1 entries (or contents) against the fixture bytes.
-local function files_ok(out)
+---Checks W1 entries (or contents) against the fixture bytes (a case's verify).
+local function files_ok(_, out)
   for i = 1, N do
     local got = out[i]
     if type(got) == "table" then
@@ -47,7 +47,7 @@ local function files_ok(out)
   return true
 end
 
-local function listings_ok(out)
+local function listings_ok(_, out)
   for k = 1, W4_OPS do
     local es = out[k] and out[k].entries
     if not es or #es ~= fixtures.W4_ENTRIES or es[#es].name ~= fixtures.w4_name(#es - 1) then
@@ -83,9 +83,7 @@ local cases = {
         return c:get_async(p)
       end, fx.w1, done)
     end,
-    verify = function(_, out)
-      return files_ok(out)
-    end,
+    verify = files_ok,
   },
   {
     name = "floor: get_async of a missing file, sequential (round trip, job fails at open)",
@@ -121,9 +119,7 @@ local cases = {
       end
       done(out)
     end,
-    verify = function(_, out)
-      return files_ok(out)
-    end,
+    verify = files_ok,
   },
   {
     name = "W1 concurrent: get_async in 2,000 coroutines at once",
@@ -144,9 +140,7 @@ local cases = {
         end, error)
       end
     end,
-    verify = function(_, out)
-      return files_ok(out)
-    end,
+    verify = files_ok,
   },
   {
     name = "batch: one get_many_async of 2,000",
@@ -159,9 +153,7 @@ local cases = {
         return (c:get_many_async(fx.w1))
       end, done, error)
     end,
-    verify = function(_, out)
-      return files_ok(out)
-    end,
+    verify = files_ok,
   },
   {
     name = "W5 caller's loop: 2,000 × fscache.run + get_async (the loop alone)",
@@ -242,9 +234,7 @@ local cases = {
         return fscache.DirectoryCache.new():get_async(p)
       end, dirs, done)
     end,
-    verify = function(_, out)
-      return listings_ok(out)
-    end,
+    verify = listings_ok,
   },
 }
 
@@ -310,12 +300,5 @@ end
 lines[#lines + 1] = ""
 lines[#lines + 1] = "Pinned to one CPU, wall ≈ Lua thread + pool + switching between them. A target below"
   .. " a floor row (or below the pool's CPU alone) cannot be met by work on the Lua thread."
-local text = table.concat(lines, "\n")
-print(text)
-local od = os.getenv("BENCH_OUT")
-if od then
-  local f = assert(io.open(od .. "/floors.md", "wb"))
-  f:write(text, "\n")
-  f:close()
-end
+measure.publish("floors", lines)
 fixtures.remove(fx)

@@ -308,12 +308,5 @@ out[#out + 1] = ("default write lane width: %d; target: fscache defaults at leas
   default_lane,
   rows[1][2] <= base and "met" or "NOT met"
 )
-local text = table.concat(out, "\n")
-print(text)
-local od = os.getenv("BENCH_OUT")
-if od then
-  local f = assert(io.open(od .. "/writes.md", "wb"))
-  f:write(text, "\n")
-  f:close()
-end
+measure.publish("writes", out)
 vim.fn.delete(dir, "rf")

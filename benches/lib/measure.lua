@@ -19,6 +19,21 @@ function M.thread_cpu_ns()
   return tonumber(ts.tv_sec) * 1e9 + tonumber(ts.tv_nsec)
 end
 
+---Prints a standalone bench's report (lines of Markdown) and, when BENCH_OUT names a directory,
+---writes it there as `<name>.md`.
+---@param name string
+---@param lines string[]
+function M.publish(name, lines)
+  local text = table.concat(lines, "\n")
+  print(text)
+  local od = os.getenv("BENCH_OUT")
+  if od then
+    local f = assert(io.open(od .. "/" .. name .. ".md", "wb"))
+    f:write(text, "\n")
+    f:close()
+  end
+end
+
 ---CPU time of the whole process (every thread, including threads that have exited), in ns.
 function M.process_cpu_ns()
   ffi.C.clock_gettime(CLOCK_PROCESS_CPUTIME_ID, ts)
