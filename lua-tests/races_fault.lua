@@ -209,6 +209,32 @@ describe("fault injection (preloaded faultshim)", function()
     end)
   end)
 
+  describe("file rewritten in place between two reads of one get", function()
+    it("never answers a mix of two versions: the read starts again", function()
+      -- fstat sees 5,000 bytes; before the first read the file becomes 100 bytes of "c" (the
+      -- first read ends short of the announced size, so a second read follows); before that
+      -- second read it becomes 6,000 bytes of "b". Read on from where the first stopped, the
+      -- answer was 100 "c" and then 5,900 "b": a version that never existed. A read that took
+      -- more than one call must see the identity of its fstat again afterwards.
+      write_file(P, string.rep("a", 5000))
+      local files = fscache.FileCache.new()
+      F.arm("read1", P)
+      F.arm("read2", P)
+      local box = start(files, "get", P)
+      F.wait_paused("read1")
+      write_file(P, string.rep("c", 100))
+      F.release("read1")
+      F.wait_paused("read2")
+      write_file(P, string.rep("b", 6000))
+      F.release("read2")
+      local e = finish(box)
+      assert.are.equal(6000, #e.content)
+      assert.is_true(e.content == string.rep("b", 6000), "a torn read was answered")
+      assert.are.equal(6000, e.size)
+      assert.is_true(get(files, P).content == string.rep("b", 6000))
+    end)
+  end)
+
   describe("file changed between the validation stat and the open", function()
     local files
     before_each(function()

@@ -17,6 +17,14 @@ pub struct FileData {
     pub read_at: Timestamp,
 }
 
+/// How many times a file that changed while it was read (a writer rewriting it in place) is
+/// read before the last read is returned as it is.
+const READ_ATTEMPTS: u32 = 4;
+
+/// A file read whole by one `read` call of at most this many bytes needs no check afterwards;
+/// anything else (several calls, or several pages in one call) is checked with a second fstat.
+const ONE_PAGE: usize = 4096;
+
 /// open(O_RDONLY|O_NONBLOCK|O_CLOEXEC) -> fstat -> must be a regular file -> size check against
 /// `max_size` -> read to EOF -> close (always).
 ///
@@ -24,6 +32,14 @@ pub struct FileData {
 /// than `max_size` (before or while reading) `EFBIG`; a NUL byte in `path` `EINVAL` without any
 /// syscall; an empty path `ENOENT`. The identity is the one from the fstat before reading, so a
 /// change during the read is seen next time.
+///
+/// Torn reads: a file rewritten in place while it is read can hand one `read` call the start of
+/// one version and the next call (or the next page of the same call) the rest of another. When
+/// the read took more than one call, or more than [`ONE_PAGE`] in one, a second fstat must
+/// show the identity of the first (device, inode, size, mtime and ctime to the nanosecond; since
+/// Linux 6.13 a change after a stat always gets a new ctime); otherwise the file is read again
+/// from the start, up to [`READ_ATTEMPTS`] times in all. A file that changes during every
+/// attempt (a log being appended to) is returned as last read.
 pub fn read_file(path: &[u8], max_size: u64) -> Result<FileData, FsError> {
     read_file_flags(path, max_size, 0).map(|(data, _)| data)
 }
@@ -55,28 +71,41 @@ fn read_file_flags(
         0,
     )
     .map_err(|e| FsError::from_errno(e, path))?;
-    let (identity, nlink) = fstat_nlink(&fd).map_err(|e| FsError::from_errno(e, path))?;
-    let read_at = now_realtime();
+    let mut attempt = 1;
+    loop {
+        let (identity, nlink) = fstat_nlink(&fd).map_err(|e| FsError::from_errno(e, path))?;
+        let read_at = now_realtime();
 
-    if !identity.is_regular() {
-        if identity.is_dir() {
-            return Err(FsError::from_errno(libc::EISDIR, path));
+        if !identity.is_regular() {
+            if identity.is_dir() {
+                return Err(FsError::from_errno(libc::EISDIR, path));
+            }
+            return Err(FsError::new("EINVAL", &not_regular(identity.mode), path));
         }
-        return Err(FsError::new("EINVAL", &not_regular(identity.mode), path));
-    }
-    if identity.size > max_size {
-        return Err(too_large(identity.size, max_size, path));
-    }
+        if identity.size > max_size {
+            return Err(too_large(identity.size, max_size, path));
+        }
 
-    let content = read_to_end(&fd, identity.size, max_size, path)?;
-    Ok((
-        FileData {
-            content,
-            identity,
-            read_at,
-        },
-        nlink,
-    ))
+        let (content, calls) = read_to_end(&fd, identity.size, max_size, path)?;
+        let whole = calls == 1 && content.len() <= ONE_PAGE;
+        // SAFETY (lseek): `fd` is open; rewinding a regular file's offset has no other effect.
+        if whole
+            || attempt == READ_ATTEMPTS
+            || fstat_fd(&fd) == Ok(identity)
+            || unsafe { libc::lseek(fd.as_raw_fd(), 0, libc::SEEK_SET) } != 0
+        {
+            return Ok((
+                FileData {
+                    content,
+                    identity,
+                    read_at,
+                },
+                nlink,
+            ));
+        }
+        // Changed while it was read: read it again, from the start.
+        attempt += 1;
+    }
     // `fd` is closed on drop, on every path.
 }
 
@@ -121,13 +150,14 @@ pub fn stat_path_meta(path: &[u8]) -> Result<(Identity, bool), FsError> {
     Ok((id, nlink.is_some() && (id.is_dir() || nlink == Some(1))))
 }
 
-/// Reads `fd` to EOF, never holding more than `max_size + 1` bytes.
+/// Reads `fd` to EOF, never holding more than `max_size + 1` bytes; also returns how many
+/// `read` calls returned data or the end.
 fn read_to_end(
     fd: &OwnedFd,
     size_hint: u64,
     max_size: u64,
     path: &[u8],
-) -> Result<Vec<u8>, FsError> {
+) -> Result<(Vec<u8>, u32), FsError> {
     // One byte past max_size is enough to know the file is too large.
     let limit = usize::try_from(max_size.saturating_add(1)).unwrap_or(usize::MAX);
     // st_size + 1 so that a file of the announced size is read with one read() (whose short
@@ -138,6 +168,7 @@ fn read_to_end(
     let mut buf: Vec<u8> = Vec::new();
     buf.try_reserve_exact(initial)
         .map_err(|_| FsError::from_errno(libc::ENOMEM, path))?;
+    let mut calls = 0;
 
     loop {
         if buf.len() == buf.capacity() {
@@ -164,6 +195,7 @@ fn read_to_end(
             }
             return Err(FsError::from_errno(errno, path));
         }
+        calls += 1;
         if n == 0 {
             break;
         }
@@ -184,7 +216,7 @@ fn read_to_end(
             break;
         }
     }
-    Ok(buf)
+    Ok((buf, calls))
 }
 
 fn too_large(size: u64, max_size: u64, path: &[u8]) -> FsError {
