@@ -88,12 +88,10 @@ fn read_file_flags(
 
         let (content, calls) = read_to_end(&fd, identity.size, max_size, path)?;
         let whole = calls == 1 && content.len() <= ONE_PAGE;
-        // SAFETY (lseek): `fd` is open; rewinding a regular file's offset has no other effect.
-        if whole
-            || attempt == READ_ATTEMPTS
-            || fstat_fd(&fd) == Ok(identity)
-            || unsafe { libc::lseek(fd.as_raw_fd(), 0, libc::SEEK_SET) } != 0
-        {
+        let settled = whole || attempt == READ_ATTEMPTS || fstat_fd(&fd) == Ok(identity);
+        // Changed while it was read: read it again from the start, if the offset can go back.
+        // SAFETY: `fd` is open; rewinding a regular file's offset has no other effect.
+        if settled || unsafe { libc::lseek(fd.as_raw_fd(), 0, libc::SEEK_SET) } != 0 {
             return Ok((
                 FileData {
                     content,
@@ -103,7 +101,6 @@ fn read_file_flags(
                 nlink,
             ));
         }
-        // Changed while it was read: read it again, from the start.
         attempt += 1;
     }
     // `fd` is closed on drop, on every path.
