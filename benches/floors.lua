@@ -20,6 +20,7 @@ package.cpath = (os.getenv("BENCH_LIB_DIR") or (script_dir .. "/../lua")) .. "/?
 local fscache = require("fscache")
 local fixtures = require("lib.fixtures")
 local measure = require("lib.measure")
+local workloads = require("lib.workloads")
 local uv = vim.uv
 
 local REPS = tonumber(os.getenv("BENCH_REPS") or "7")
@@ -33,39 +34,10 @@ for i = 1, N do
   missing[i] = ("%s/w1/missing%04d.txt"):format(fx.root, i)
 end
 
----Checks W1 entries (or contents) against the fixture bytes (a case's verify).
+-- The drivers and checks bench.lua's workloads use (a case's verify gets (ctx, result)).
+local seq, conc, fs_spawn = workloads.seq, workloads.conc, workloads.fs_spawn
 local function files_ok(_, out)
-  for i = 1, N do
-    local got = out[i]
-    if type(got) == "table" then
-      got = got.content
-    end
-    if got ~= fx.w1_content[i] then
-      return false, "file " .. i .. " differs"
-    end
-  end
-  return true
-end
-
-local function listings_ok(_, out)
-  for k = 1, W4_OPS do
-    local es = out[k] and out[k].entries
-    if not es or #es ~= fixtures.W4_ENTRIES or es[#es].name ~= fixtures.w4_name(#es - 1) then
-      return false, "listing " .. k .. " is wrong"
-    end
-  end
-  return true
-end
-
--- One coroutine that awaits get(paths[i]) for every path in turn; done(results).
-local function sequential(get, paths, done)
-  fscache.run(function()
-    local out = {}
-    for i = 1, #paths do
-      out[i] = get(paths[i])
-    end
-    return out
-  end, done, error)
+  return workloads.check_files(fx, out)
 end
 
 -- Each case: name, ops per repetition, unit ("µs" or "ms" per op), target (same unit, or nil),
@@ -79,7 +51,7 @@ local cases = {
     target = 15,
     run = function(_, done)
       local c = fscache.FileCache.new()
-      sequential(function(p)
+      seq(fs_spawn, function(p)
         return c:get_async(p)
       end, fx.w1, done)
     end,
@@ -91,7 +63,7 @@ local cases = {
     unit = "µs",
     run = function(_, done)
       local c = fscache.FileCache.new()
-      sequential(function(p)
+      seq(fs_spawn, function(p)
         local e, _, code = c:get_async(p)
         return e == nil and code
       end, missing, done)
@@ -119,7 +91,13 @@ local cases = {
       end
       done(out)
     end,
-    verify = files_ok,
+    verify = function(_, out)
+      local entries = {}
+      for i, content in ipairs(out) do
+        entries[i] = { content = content }
+      end
+      return workloads.check_files(fx, entries)
+    end,
   },
   {
     name = "W1 concurrent: get_async in 2,000 coroutines at once",
@@ -128,17 +106,9 @@ local cases = {
     target = 10,
     run = function(_, done)
       local c = fscache.FileCache.new()
-      local out, left = {}, N
-      for i = 1, N do
-        fscache.run(function()
-          return c:get_async(fx.w1[i])
-        end, function(e)
-          out[i], left = e, left - 1
-          if left == 0 then
-            done(out)
-          end
-        end, error)
-      end
+      conc(fs_spawn, function(p)
+        return c:get_async(p)
+      end, fx.w1, done)
     end,
     verify = files_ok,
   },
@@ -162,22 +132,22 @@ local cases = {
     target = 2,
     target_note = " (4 ms / 2,000)", -- the loop runs in one piece: W5's stall target spread over it
     run = function(ctx, done)
+      -- The main table's W5 loop; timed until it returns, the deliveries are drained after.
       local c = fscache.FileCache.new()
-      ctx.left = N
-      for i = 1, N do
-        fscache.run(function()
-          return c:get_async(fx.w1[i])
-        end, function(e)
-          assert(e and e.content == fx.w1_content[i], "W5 start: wrong entry")
-          ctx.left = ctx.left - 1
-        end, error)
+      local function get(p)
+        return c:get_async(p)
       end
+      local function delivered(out)
+        ctx.out = out
+      end
+      conc(fs_spawn, get, fx.w1, delivered)
       done(true)
     end,
     drain = function(ctx)
       assert(vim.wait(60000, function()
-        return ctx.left == 0
+        return ctx.out ~= nil
       end, 1))
+      assert(workloads.check_files(fx, ctx.out))
     end,
   },
   {
@@ -207,17 +177,12 @@ local cases = {
     target = 150,
     run = function(_, done)
       local c = fscache.FileCache.new()
-      sequential(function(p)
+      seq(fs_spawn, function(p)
         return c:get_json_async(p)
       end, fx.w3, done)
     end,
     verify = function(_, out)
-      for i = 1, #fx.w3 do
-        if type(out[i]) ~= "table" or out[i].name ~= ("doc-%03d"):format(i - 1) then
-          return false, "document " .. i .. " is wrong"
-        end
-      end
-      return true
+      return workloads.check_docs(fx, out)
     end,
   },
   {
@@ -230,11 +195,13 @@ local cases = {
       for k = 1, W4_OPS do
         dirs[k] = fx.w4
       end
-      sequential(function(p)
+      seq(fs_spawn, function(p)
         return fscache.DirectoryCache.new():get_async(p)
       end, dirs, done)
     end,
-    verify = listings_ok,
+    verify = function(_, out)
+      return workloads.check_listings(out, W4_OPS)
+    end,
   },
 }
 

@@ -188,10 +188,5 @@ out(
   )
 )
 
-local od = os.getenv("BENCH_OUT")
-if od then
-  local f = assert(io.open(od .. "/meta.md", "wb"))
-  f:write(table.concat(lines, "\n"), "\n")
-  f:close()
-end
+measure.write_report("meta", lines) -- printed line by line above
 os.execute("rm -rf " .. dir)

@@ -19,19 +19,25 @@ function M.thread_cpu_ns()
   return tonumber(ts.tv_sec) * 1e9 + tonumber(ts.tv_nsec)
 end
 
----Prints a standalone bench's report (lines of Markdown) and, when BENCH_OUT names a directory,
----writes it there as `<name>.md`.
+---Writes a standalone bench's report (lines of Markdown) as `<name>.md` into BENCH_OUT, when
+---that names a directory.
 ---@param name string
 ---@param lines string[]
-function M.publish(name, lines)
-  local text = table.concat(lines, "\n")
-  print(text)
+function M.write_report(name, lines)
   local od = os.getenv("BENCH_OUT")
   if od then
     local f = assert(io.open(od .. "/" .. name .. ".md", "wb"))
-    f:write(text, "\n")
+    f:write(table.concat(lines, "\n"), "\n")
     f:close()
   end
+end
+
+---Prints a standalone bench's report, then writes it (`write_report`).
+---@param name string
+---@param lines string[]
+function M.publish(name, lines)
+  print(table.concat(lines, "\n"))
+  M.write_report(name, lines)
 end
 
 ---CPU time of the whole process (every thread, including threads that have exited), in ns.

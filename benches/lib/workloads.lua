@@ -105,6 +105,10 @@ local function fs_spawn(fn, on_done)
   end)
 end
 
+-- Shared with the other benches (floors.lua): the drivers and the checks.
+M.seq, M.conc, M.fs_spawn = seq, conc, fs_spawn
+M.check_files, M.check_docs, M.check_listings = check_files, check_docs, check_listings
+
 local W4_COLD_OPS, W4_HIT_OPS = 5, 2000
 
 ---The cases: list of { workload, system, spec } (spec as in measure.case / measure.stall).
